@@ -1,0 +1,88 @@
+#!/bin/sh
+# Forms a Redis Cluster from REDIS_NODES, once. Safe to run again: if the
+# cluster already covers every hash slot it only waits for it to be healthy.
+#
+# Used by the compose cluster_initiator service and by redis/native-cluster.sh,
+# so the script that ships is the script that is tested.
+#
+# A password, if any, reaches redis-cli through REDISCLI_AUTH, never argv.
+set -eu
+
+REDIS_NODES=${REDIS_NODES:-}
+CLUSTER_REPLICAS=${CLUSTER_REPLICAS:-1}
+CLUSTER_INIT_TIMEOUT=${CLUSTER_INIT_TIMEOUT:-60}
+POLL_INTERVAL=${POLL_INTERVAL:-0.1}
+
+usage() {
+  cat >&2 <<USAGE
+usage: REDIS_NODES="host:port host:port ..." $0
+
+  REDIS_NODES           nodes to join, masters first (required)
+  CLUSTER_REPLICAS      replicas per master (default 1)
+  CLUSTER_INIT_TIMEOUT  seconds to wait for nodes and for cluster_state:ok (default 60)
+  REDISCLI_AUTH         password, when the nodes require one
+USAGE
+  exit 2
+}
+
+log() { printf 'cluster-init: %s\n' "$*"; }
+fail() { printf 'cluster-init: error: %s\n' "$*" >&2; exit 1; }
+
+# cli host:port args... : redis-cli against one node, failing fast if it is down.
+cli() {
+  node=$1
+  shift
+  redis-cli -h "${node%:*}" -p "${node##*:}" "$@" 2>/dev/null
+}
+
+# info_field host:port field : one field of CLUSTER INFO, empty if unreachable.
+info_field() {
+  cli "$1" cluster info | tr -d '\r' | sed -n "s/^$2://p"
+}
+
+deadline=$(( $(date +%s) + CLUSTER_INIT_TIMEOUT ))
+
+# poll description command... : runs the command until it succeeds or the
+# deadline passes; a bounded poll instead of a guessed sleep.
+poll() {
+  what=$1
+  shift
+  until "$@"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      fail "timed out after ${CLUSTER_INIT_TIMEOUT}s waiting for $what"
+    fi
+    sleep "$POLL_INTERVAL"
+  done
+}
+
+node_answers() { [ "$(cli "$1" ping)" = PONG ]; }
+node_is_ok() { [ "$(info_field "$1" cluster_state)" = ok ]; }
+all_nodes_ok() {
+  for n in $REDIS_NODES; do
+    node_is_ok "$n" || return 1
+  done
+}
+
+[ -n "$REDIS_NODES" ] || usage
+first=${REDIS_NODES%% *}
+
+for n in $REDIS_NODES; do
+  poll "$n to answer PING" node_answers "$n"
+done
+log "all nodes answer: $REDIS_NODES"
+
+assigned=$(info_field "$first" cluster_slots_assigned)
+known=$(info_field "$first" cluster_known_nodes)
+if [ "$assigned" = 16384 ]; then
+  log "cluster already formed ($known nodes know each other); not creating it again"
+elif [ "${known:-1}" -gt 1 ] || [ "${assigned:-0}" -gt 0 ]; then
+  fail "$first is half-joined ($known known nodes, $assigned of 16384 slots); remove the nodes' data to start over"
+else
+  log "creating cluster with $CLUSTER_REPLICAS replica(s) per master"
+  # shellcheck disable=SC2086 # REDIS_NODES is a list, split on purpose
+  redis-cli --cluster create $REDIS_NODES \
+    --cluster-replicas "$CLUSTER_REPLICAS" --cluster-yes
+fi
+
+poll "every node to report cluster_state:ok" all_nodes_ok
+log "cluster_state:ok on every node"
