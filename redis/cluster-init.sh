@@ -57,14 +57,30 @@ poll() {
 
 node_answers() { [ "$(cli "$1" ping)" = PONG ]; }
 node_is_ok() { [ "$(info_field "$1" cluster_state)" = ok ]; }
+# A replica counts once its first sync is done; until then a failover of its
+# master would lose data, and CLUSTER SLOTS does not list it.
+replica_is_synced() {
+  role=$(cli "$1" info replication | tr -d '\r' | sed -n 's/^role://p')
+  [ "$role" = master ] ||
+    [ "$(cli "$1" info replication | tr -d '\r' | sed -n 's/^master_link_status://p')" = up ]
+}
+# Gossip spreads who replicates whom; clients asking any node for the slot
+# map (CLUSTER SLOTS) should see every replica, so wait until all nodes do.
+node_sees_replicas() {
+  seen=$(cli "$1" cluster nodes | awk '$3 ~ /(^|,)slave/ && $3 !~ /fail/' | wc -l)
+  [ "$seen" -eq "$expected_replicas" ]
+}
 all_nodes_ok() {
   for n in $REDIS_NODES; do
-    node_is_ok "$n" || return 1
+    node_is_ok "$n" && replica_is_synced "$n" && node_sees_replicas "$n" || return 1
   done
 }
 
 [ -n "$REDIS_NODES" ] || usage
 first=${REDIS_NODES%% *}
+# shellcheck disable=SC2086 # count the list's words
+node_count=$(set -- $REDIS_NODES; echo $#)
+expected_replicas=$(( node_count - node_count / (CLUSTER_REPLICAS + 1) ))
 
 for n in $REDIS_NODES; do
   poll "$n to answer PING" node_answers "$n"
@@ -84,5 +100,5 @@ else
     --cluster-replicas "$CLUSTER_REPLICAS" --cluster-yes
 fi
 
-poll "every node to report cluster_state:ok" all_nodes_ok
-log "cluster_state:ok on every node"
+poll "every node to report cluster_state:ok and see $expected_replicas synced replicas" all_nodes_ok
+log "cluster_state:ok on every node; all $expected_replicas replicas in sync and known to every node"

@@ -1,0 +1,62 @@
+import path from 'node:path';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import { engine } from 'express-handlebars';
+import helmet from 'helmet';
+import type { Config } from './config';
+import { describeError, HttpError } from './errors';
+import { bodyLimitBytes } from './input';
+import type { Logger } from './logger';
+import { pageRoutes } from './routes/pages';
+import type { KeyValueStore } from './store';
+
+export interface AppDependencies {
+  store: KeyValueStore;
+  logger: Logger;
+  config: Pick<Config, 'nodeEnv' | 'limits'>;
+}
+
+const VIEWS = path.join(__dirname, '..', 'views');
+
+/** Builds the app without listening or connecting: the caller owns both. */
+export function createApp({ store, logger, config }: AppDependencies): Express {
+  const app = express();
+
+  app.engine('hbs', engine({ extname: '.hbs', defaultLayout: 'main', helpers: { eq: (a: unknown, b: unknown) => a === b } }));
+  app.set('view engine', 'hbs');
+  app.set('views', VIEWS);
+  app.disable('x-powered-by');
+
+  app.use(helmet());
+  const limit = bodyLimitBytes(config.limits);
+  app.use(express.urlencoded({ extended: false, limit, parameterLimit: 20 }));
+  app.use(express.json({ limit }));
+
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await store.ping();
+      res.json({ status: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'unavailable', reason: 'Redis cluster is not answering' });
+    }
+  });
+
+  app.use(pageRoutes(store, config.limits));
+
+  app.use((req, _res, next) => next(new HttpError(404, `There is no page at ${req.path}.`)));
+
+  const handleError: ErrorRequestHandler = (error, req, res, _next) => {
+    const problem = describeError(error) ?? { status: 500, message: 'Something went wrong on our side.' };
+    if (problem.status >= 500) logger.error('request failed', { method: req.method, path: req.path, status: problem.status, error });
+    if (res.headersSent) return;
+    if (problem.retryAfter) res.set('Retry-After', String(problem.retryAfter));
+    const detail = config.nodeEnv === 'development' && problem.status === 500 ? String((error as Error)?.stack) : undefined;
+    res.status(problem.status).format({
+      html: () => res.render('error', { title: `Error ${problem.status}`, status: problem.status, message: problem.message, detail }),
+      json: () => res.json({ error: problem.message }),
+      default: () => res.type('text').send(problem.message),
+    });
+  };
+  app.use(handleError);
+
+  return app;
+}

@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+
+export type NodeEnv = 'development' | 'production' | 'test';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface RedisNodeAddress {
+  host: string;
+  port: number;
+}
+
+export interface RedisConfig {
+  nodes: RedisNodeAddress[];
+  password: string | undefined;
+  /** Must equal cluster-node-timeout in redis/redis.conf; the retry budget is sized from it. */
+  clusterNodeTimeoutMs: number;
+  /** Announced address ("ip:port") -> address this process can reach. */
+  natMap: Record<string, RedisNodeAddress> | undefined;
+}
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  redis: RedisConfig;
+  limits: {
+    maxKeyBytes: number;
+    maxValueBytes: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const NODE_ENVS: readonly NodeEnv[] = ['development', 'production', 'test'];
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name]?.trim() || fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `"${raw}" is not one of ${allowed.join(', ')}`);
+  }
+  return raw as T;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `"${raw}" is not a whole number`);
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(name, `${value} is outside ${min}..${max}`);
+  }
+  return value;
+}
+
+/** Parses "host:port" (IPv6 hosts in brackets: "[::1]:7000"). */
+export function parseAddress(text: string, variable: string): RedisNodeAddress {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[2]);
+  if (!match?.[1] || !(port >= 1 && port <= 65535)) {
+    throw new ConfigError(variable, `"${text.trim()}" is not host:port`);
+  }
+  return { host: match[1].replace(/^\[|\]$/g, ''), port };
+}
+
+function addressList(env: Env, name: string, fallback: string): RedisNodeAddress[] {
+  const raw = env[name]?.trim() || fallback;
+  const items = raw.split(',').filter((item) => item.trim() !== '');
+  if (items.length === 0) throw new ConfigError(name, 'lists no host:port');
+  return items.map((item) => parseAddress(item, name));
+}
+
+/** "172.28.0.11:6379=127.0.0.1:7001,..." -> ioredis natMap. */
+function natMap(env: Env, name: string): RedisConfig['natMap'] {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const map: Record<string, RedisNodeAddress> = {};
+  for (const pair of raw.split(',')) {
+    const [from, to, extra] = pair.split('=');
+    if (!from || !to || extra !== undefined) {
+      throw new ConfigError(name, `"${pair.trim()}" is not announced-host:port=reachable-host:port`);
+    }
+    const announced = parseAddress(from, name);
+    map[`${announced.host}:${announced.port}`] = parseAddress(to, name);
+  }
+  return map;
+}
+
+function password(env: Env): string | undefined {
+  const file = env.REDIS_PASSWORD_FILE?.trim();
+  if (file && env.REDIS_PASSWORD) {
+    throw new ConfigError('REDIS_PASSWORD_FILE', 'set either REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both');
+  }
+  if (!file) return env.REDIS_PASSWORD || undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError('REDIS_PASSWORD_FILE', `cannot read ${file}: ${(error as Error).message}`);
+  }
+  const secret = text.replace(/\r?\n$/, '');
+  if (!secret) throw new ConfigError('REDIS_PASSWORD_FILE', `${file} is empty`);
+  return secret;
+}
+
+/** The native cluster started by `npm run cluster:start`. */
+export const DEFAULT_CLUSTER_URLS = '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002';
+export const DEFAULT_CLUSTER_NODE_TIMEOUT_MS = 2000;
+
+/** Reads and checks the whole environment once; throws ConfigError naming the bad variable. */
+export function loadConfig(env: Env): Config {
+  const nodeEnv = oneOf(env, 'NODE_ENV', NODE_ENVS, 'development');
+  return {
+    nodeEnv,
+    host: env.HOST?.trim() || '127.0.0.1',
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info'),
+    redis: {
+      nodes: addressList(env, 'REDIS_CLUSTER_URLS', DEFAULT_CLUSTER_URLS),
+      password: password(env),
+      clusterNodeTimeoutMs: integer(env, 'REDIS_CLUSTER_NODE_TIMEOUT_MS', DEFAULT_CLUSTER_NODE_TIMEOUT_MS, 100, 60_000),
+      natMap: natMap(env, 'REDIS_NAT_MAP'),
+    },
+    limits: {
+      maxKeyBytes: integer(env, 'MAX_KEY_BYTES', 1024, 1, 65_536),
+      maxValueBytes: integer(env, 'MAX_VALUE_BYTES', 100 * 1024, 1, 16 * 1024 * 1024),
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { HttpError } from './errors';
+
+export interface Limits {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+}
+
+/** The body as the parsers left it: undefined when no parser accepted its content type. */
+export type Body = unknown;
+
+export function requireForm(body: Body): Record<string, unknown> {
+  if (body === undefined) {
+    throw new HttpError(415, 'Send the form as application/x-www-form-urlencoded (or JSON).');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'The request body must be a set of named fields.');
+  }
+  return body as Record<string, unknown>;
+}
+
+function text(fields: Record<string, unknown>, name: string): string {
+  const value = fields[name];
+  if (value === undefined) return '';
+  if (typeof value !== 'string') throw new HttpError(400, `"${name}" must be a single text field.`);
+  return value;
+}
+
+export function readKey(fields: Record<string, unknown>, limits: Limits): string {
+  const key = text(fields, 'key');
+  if (key.trim() === '') throw new HttpError(400, 'Enter a key: it must not be empty or only spaces.');
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > limits.maxKeyBytes) {
+    throw new HttpError(413, `The key is ${bytes} bytes; keys may be at most ${limits.maxKeyBytes} bytes.`);
+  }
+  return key;
+}
+
+export function readValue(fields: Record<string, unknown>, limits: Limits): string {
+  const value = text(fields, 'value');
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > limits.maxValueBytes) {
+    throw new HttpError(413, `The value is ${bytes} bytes; values may be at most ${limits.maxValueBytes} bytes.`);
+  }
+  return value;
+}
+
+/** Room for both fields even if every byte arrives percent-encoded (3 bytes each). */
+export function bodyLimitBytes(limits: Limits): number {
+  return 3 * (limits.maxKeyBytes + limits.maxValueBytes) + 1024;
+}
+
+/** The raw fields, echoed back into the form after an error so nothing typed is lost. */
+export function echo(body: Body, ...names: string[]): Record<string, string> {
+  const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  return Object.fromEntries(names.map((name) => [name, typeof fields[name] === 'string' ? fields[name] : '']));
+}

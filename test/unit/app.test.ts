@@ -1,0 +1,148 @@
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { RedisUnavailableError, WrongTypeError } from '../../src/store';
+import { FakeStore, silentLogger, testConfig } from '../support/fakes';
+
+function setup(env: Record<string, string> = {}) {
+  const store = new FakeStore();
+  const app = createApp({ store, logger: silentLogger, config: testConfig({ MAX_KEY_BYTES: '16', MAX_VALUE_BYTES: '64', ...env }) });
+  return { store, app };
+}
+
+describe('home page', () => {
+  it('shows the save and search forms', async () => {
+    const { app } = setup();
+    const res = await request(app).get('/').expect(200);
+    expect(res.text).toContain('action="/save-data"');
+    expect(res.text).toContain('action="/search"');
+  });
+});
+
+describe('saving', () => {
+  it('stores the value under the key and says so', async () => {
+    const { app, store } = setup();
+    const res = await request(app).post('/save-data').type('form').send({ key: 'user:1', value: 'Ada' }).expect(200);
+    expect(store.data.get('user:1')).toBe('Ada');
+    expect(res.text).toContain('data-result="saved"');
+  });
+
+  it('escapes markup in keys and values instead of rendering it', async () => {
+    const { app } = setup();
+    const res = await request(app).post('/save-data').type('form').send({ key: '<i>k</i>', value: '<script>x()</script>' }).expect(200);
+    expect(res.text).not.toContain('<script>x()');
+    expect(res.text).toContain('&lt;script&gt;x()&lt;/script&gt;');
+  });
+
+  it.each([
+    ['an empty key', { key: '', value: 'v' }, 400, /must not be empty/],
+    ['a key of only spaces', { key: '   ', value: 'v' }, 400, /must not be empty/],
+    ['a key over the limit', { key: 'k'.repeat(17), value: 'v' }, 413, /at most 16 bytes/],
+    ['a value over the limit', { key: 'k', value: 'é'.repeat(33) }, 413, /66 bytes.*at most 64 bytes/],
+  ])('refuses %s, stores nothing and keeps the typed input', async (_name, body, status, message) => {
+    const { app, store } = setup();
+    const res = await request(app).post('/save-data').type('form').send(body).expect(status);
+    expect(res.text).toMatch(message);
+    expect(store.data.size).toBe(0);
+    expect(res.text).toContain(`value="${body.key}"`);
+  });
+
+  it('refuses a repeated field with 400', async () => {
+    const { app, store } = setup();
+    const res = await request(app).post('/save-data').type('form').send('key=a&key=b&value=v').expect(400);
+    expect(res.text).toContain('must be a single text field');
+    expect(store.data.size).toBe(0);
+  });
+
+  it('refuses a body with no form content type with 415', async () => {
+    const { app } = setup();
+    const res = await request(app).post('/save-data').set('Content-Type', 'text/plain').send('key=a').expect(415);
+    expect(res.text).toContain('application/x-www-form-urlencoded');
+  });
+
+  it('refuses malformed JSON with 400 and no stack trace', async () => {
+    const { app } = setup({ NODE_ENV: 'production' });
+    const res = await request(app).post('/save-data').set('Content-Type', 'application/json').send('{"key":').expect(400);
+    expect(res.text).toContain('malformed');
+    expect(res.text).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('refuses a body larger than the parser limit with 413', async () => {
+    const { app, store } = setup();
+    await request(app).post('/save-data').type('form').send({ key: 'k', value: 'v'.repeat(10_000) }).expect(413);
+    expect(store.data.size).toBe(0);
+  });
+
+  it('answers 503 with Retry-After and keeps the form filled when Redis is unavailable', async () => {
+    const { app, store } = setup();
+    store.fail = new RedisUnavailableError('down');
+    const res = await request(app).post('/save-data').type('form').send({ key: 'k', value: 'kept' }).expect(503);
+    expect(res.headers['retry-after']).toBe('2');
+    expect(res.text).toContain('try again');
+    expect(res.text).toContain('kept</textarea>');
+  });
+});
+
+describe('searching', () => {
+  it('shows the value of a saved key', async () => {
+    const { app, store } = setup();
+    store.data.set('city', 'Lisbon');
+    const res = await request(app).post('/search').type('form').send({ key: 'city' }).expect(200);
+    expect(res.text).toContain('data-result="found"');
+    expect(res.text).toContain('Lisbon');
+  });
+
+  it('says plainly when a key does not exist', async () => {
+    const { app } = setup();
+    const res = await request(app).post('/search').type('form').send({ key: 'nope' }).expect(200);
+    expect(res.text).toContain('data-result="missing"');
+  });
+
+  it('explains a key that holds a non-string value with 409', async () => {
+    const { app, store } = setup();
+    store.fail = new WrongTypeError('h');
+    const res = await request(app).post('/search').type('form').send({ key: 'h' }).expect(409);
+    expect(res.text).toContain('not a string');
+  });
+});
+
+describe('errors', () => {
+  it('answers unknown paths with 404', async () => {
+    const { app } = setup();
+    await request(app).get('/no/such/page').expect(404);
+  });
+
+  it('hides the details of an unexpected failure outside development', async () => {
+    const { app, store } = setup({ NODE_ENV: 'production' });
+    store.fail = new Error('secret internals');
+    const res = await request(app).post('/search').type('form').send({ key: 'k' }).expect(500);
+    expect(res.text).not.toContain('secret internals');
+  });
+
+  it('shows the stack of an unexpected failure in development', async () => {
+    const { app, store } = setup({ NODE_ENV: 'development' });
+    store.fail = new Error('visible internals');
+    const res = await request(app).post('/search').type('form').send({ key: 'k' }).expect(500);
+    expect(res.text).toContain('visible internals');
+  });
+
+  it('sets security headers', async () => {
+    const { app } = setup();
+    const res = await request(app).get('/');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['content-security-policy']).toBeDefined();
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+});
+
+describe('/healthz', () => {
+  it('is ok while Redis answers', async () => {
+    const { app } = setup();
+    await request(app).get('/healthz').expect(200, { status: 'ok' });
+  });
+
+  it('is 503 while Redis does not', async () => {
+    const { app, store } = setup();
+    store.fail = new RedisUnavailableError('down');
+    await request(app).get('/healthz').expect(503);
+  });
+});

@@ -1,0 +1,73 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, DEFAULT_CLUSTER_NODE_TIMEOUT_MS, loadConfig } from '../../src/config';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('defaults to the native cluster on loopback and port 4000', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(4000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.redis.nodes).toEqual([
+      { host: '127.0.0.1', port: 7000 },
+      { host: '127.0.0.1', port: 7001 },
+      { host: '127.0.0.1', port: 7002 },
+    ]);
+    expect(config.redis.clusterNodeTimeoutMs).toBe(DEFAULT_CLUSTER_NODE_TIMEOUT_MS);
+    expect(config.redis.password).toBeUndefined();
+  });
+
+  it('reads a list of host:port startup nodes, IPv6 included', () => {
+    const config = loadConfig({ REDIS_CLUSTER_URLS: 'redis-node-1:6379, 10.0.0.2:6380,[::1]:7000' });
+    expect(config.redis.nodes).toEqual([
+      { host: 'redis-node-1', port: 6379 },
+      { host: '10.0.0.2', port: 6380 },
+      { host: '::1', port: 7000 },
+    ]);
+  });
+
+  it.each([
+    [{ REDIS_CLUSTER_URLS: 'redis://a:1' }, 'REDIS_CLUSTER_URLS', 'not host:port'],
+    [{ REDIS_CLUSTER_URLS: 'a:70000' }, 'REDIS_CLUSTER_URLS', 'not host:port'],
+    [{ REDIS_CLUSTER_URLS: ',' }, 'REDIS_CLUSTER_URLS', 'lists no host:port'],
+    [{ PORT: 'eighty' }, 'PORT', 'not a whole number'],
+    [{ PORT: '70000' }, 'PORT', 'outside'],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV', 'not one of'],
+    [{ REDIS_NAT_MAP: '172.28.0.11:6379' }, 'REDIS_NAT_MAP', 'announced-host:port=reachable-host:port'],
+    [{ REDIS_PASSWORD: 'a', REDIS_PASSWORD_FILE: '/x' }, 'REDIS_PASSWORD_FILE', 'not both'],
+    [{ REDIS_PASSWORD_FILE: '/no/such/file' }, 'REDIS_PASSWORD_FILE', 'cannot read'],
+  ])('names the variable that is wrong: %o', (env, variable, problem) => {
+    const error = configError(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain(problem);
+  });
+
+  it('maps announced node addresses to reachable ones', () => {
+    const config = loadConfig({ REDIS_NAT_MAP: '172.28.0.11:6379=127.0.0.1:7001,172.28.0.12:6379=127.0.0.1:7002' });
+    expect(config.redis.natMap).toEqual({
+      '172.28.0.11:6379': { host: '127.0.0.1', port: 7001 },
+      '172.28.0.12:6379': { host: '127.0.0.1', port: 7002 },
+    });
+  });
+
+  it('reads the password from a file without its trailing newline', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'password');
+    writeFileSync(file, 's3cret\n');
+    expect(loadConfig({ REDIS_PASSWORD_FILE: file }).redis.password).toBe('s3cret');
+  });
+
+  it('keeps tests quiet by default', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).logLevel).toBe('silent');
+    expect(loadConfig({}).logLevel).toBe('info');
+  });
+});

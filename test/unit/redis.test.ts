@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_CLUSTER_NODE_TIMEOUT_MS, loadConfig } from '../../src/config';
+import { clusterOptions, retryPlan } from '../../src/redis';
+
+describe('retry settings', () => {
+  it('match the cluster-node-timeout that redis/redis.conf ships', () => {
+    const conf = readFileSync(path.join(__dirname, '..', '..', 'redis', 'redis.conf'), 'utf8');
+    const shipped = Number(/^cluster-node-timeout\s+(\d+)/m.exec(conf)?.[1]);
+    expect(shipped).toBe(DEFAULT_CLUSTER_NODE_TIMEOUT_MS);
+  });
+
+  it.each([500, 2000, 5000, 15000])('outlast a failover with node timeout %i ms (ioredis README rule)', (nodeTimeout) => {
+    const options = clusterOptions(loadConfig({ REDIS_CLUSTER_NODE_TIMEOUT_MS: String(nodeTimeout) }).redis);
+    const budget = options.retryDelayOnFailover! * options.maxRedirections!;
+    expect(budget).toBeGreaterThan(nodeTimeout);
+    expect(budget).toBeGreaterThanOrEqual(2 * nodeTimeout + 1000);
+    expect(options.retryDelayOnClusterDown! * options.maxRedirections!).toBe(budget);
+    expect(retryPlan(nodeTimeout).commandDeadlineMs).toBeGreaterThan(budget);
+  });
+
+  it('passes the password and NAT map to every node connection', () => {
+    const options = clusterOptions(
+      loadConfig({ REDIS_PASSWORD: 'pw', REDIS_NAT_MAP: '10.0.0.1:6379=127.0.0.1:7000' }).redis,
+    );
+    expect(options.redisOptions?.password).toBe('pw');
+    expect(options.natMap).toEqual({ '10.0.0.1:6379': { host: '127.0.0.1', port: 7000 } });
+  });
+});
