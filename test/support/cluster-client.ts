@@ -25,8 +25,8 @@ export async function nodesForKey(client: Cluster, key: string): Promise<{ maste
   const port = (address: string) => Number(/:(\d+)@/.exec(address)?.[1]);
   const owns = (ranges: string[]) =>
     ranges.some((range) => {
-      const [start, end = start] = range.split('-').map(Number);
-      return slot >= start! && slot <= end;
+      const [start, end] = range.split('-').map(Number);
+      return slot >= start! && slot <= (end ?? start!);
     });
   const master = lines.find(([, , flags, , , , , , ...ranges]) => flags!.includes('master') && owns(ranges));
   if (!master) throw new Error(`no master owns slot ${slot}`);
