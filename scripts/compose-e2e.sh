@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Runs the project's own docker-compose.yml, unchanged, on a private Docker
+# engine with stand-in images (scripts/standin-images.sh), and checks it from
+# outside: cluster shape, app, Redis Commander, restarts, and a master failover.
+# Everything it starts it stops again: containers, volumes, networks, dockerd.
+# Traffic stays between this machine and its own containers.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+TOOLS_DIR=${TOOLS_DIR:-$root/.tools}
+ENGINE_DIR=${ENGINE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/redis-cluster-starter/engine}
+PROJECT=${PROJECT:-redis-cluster-starter-e2e}
+SUBNET_PREFIX=${REDIS_SUBNET_PREFIX:-172.28.0}
+APP=http://127.0.0.1:${APP_PORT:-4000}
+COMMANDER=http://127.0.0.1:${COMMANDER_PORT:-5000}
+UP_TIMEOUT=${UP_TIMEOUT:-240}
+
+run_dir=$(mktemp -d /tmp/compose-e2e.XXXXXX)
+export DOCKER_HOST=unix://$run_dir/docker.sock
+# The engine's own builder works from local images; BuildKit would ask a registry.
+export DOCKER_BUILDKIT=0
+dockerd_pid=
+ip_forward_before=$(cat /proc/sys/net/ipv4/ip_forward)
+failures=0
+
+step() { printf '\n== %s\n' "$*"; }
+pass() { printf 'PASS %s\n' "$*"; }
+fail() {
+  printf 'FAIL %s\n' "$*" >&2
+  failures=$((failures + 1))
+  exit 1
+}
+
+compose() { timeout 300 "$TOOLS_DIR/bin/docker-compose" -p "$PROJECT" -f docker-compose.yml "$@"; }
+cli() { compose exec -T redis-node-1 redis-cli "$@"; }
+
+teardown() {
+  local status=$?
+  step "teardown"
+  if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
+    if [ "$status" -ne 0 ]; then
+      compose ps -a || true
+      compose logs --no-color --tail 30 || true
+    fi
+    compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+    kill "$dockerd_pid"
+    for _ in $(seq 1 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$dockerd_pid" 2>/dev/null || true
+  fi
+  echo "$ip_forward_before" >/proc/sys/net/ipv4/ip_forward
+  # dockerd leaves its network namespace mounted under the exec root.
+  umount "$run_dir"/exec/netns/* 2>/dev/null || true
+  rm -rf "$run_dir" || true
+  echo "engine stopped, ip_forward restored to $ip_forward_before"
+  if [ "$status" -eq 0 ] && [ "$failures" -eq 0 ]; then
+    echo "compose e2e: all checks passed"
+  else
+    echo "compose e2e: FAILED" >&2
+  fi
+  exit "$status"
+}
+trap teardown EXIT
+
+install_tools() {
+  local wanted=()
+  command -v dockerd >/dev/null || wanted+=(docker.io)
+  command -v debootstrap >/dev/null || wanted+=(debootstrap)
+  command -v curl >/dev/null || wanted+=(curl)
+  if [ ${#wanted[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null
+  fi
+  TOOLS_DIR=$TOOLS_DIR sh scripts/install-compose.sh >/dev/null
+}
+
+start_engine() {
+  mkdir -p "$ENGINE_DIR"
+  dockerd --iptables=false --ip6tables=false --ip-forward=false \
+    --data-root "$ENGINE_DIR" --exec-root "$run_dir/exec" --pidfile "$run_dir/docker.pid" \
+    --host "$DOCKER_HOST" >"$run_dir/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  for _ in $(seq 1 150); do
+    docker version >/dev/null 2>&1 && return 0
+    kill -0 "$dockerd_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  cat "$run_dir/dockerd.log" >&2
+  fail "dockerd did not become ready"
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND... : a bounded poll.
+wait_for() {
+  local seconds=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "$what (not within ${seconds}s)"
+    sleep 0.2
+  done
+}
+
+save() { curl -fsS -o /dev/null --max-time 10 -d "key=$1" -d "value=$2" "$APP/save-data"; }
+found() { curl -fsS --max-time 10 -d "key=$1" "$APP/search" | grep -q "data-result=\"found\""; }
+found_value() { curl -fsS --max-time 10 -d "key=$1" "$APP/search" | grep -qF "$2"; }
+initiator_exit() { docker inspect --format '{{.State.ExitCode}}' "$(compose ps -a -q cluster_initiator)"; }
+
+up() {
+  compose up --detach --wait --no-build --wait-timeout "$UP_TIMEOUT" >"$run_dir/up.log" 2>&1 ||
+    { cat "$run_dir/up.log"; fail "docker compose up --wait"; }
+  [ "$(initiator_exit)" = 0 ] || fail "cluster_initiator exited $(initiator_exit)"
+  pass "docker compose up --wait: every service healthy, cluster_initiator exited 0"
+}
+
+check_cluster() {
+  local running masters replicas
+  running=$(compose ps --status running --services | grep -c '^redis-node-')
+  [ "$running" = 6 ] || fail "6 redis nodes running (saw $running)"
+  cli --cluster check 127.0.0.1:6379 >"$run_dir/check.txt" || { cat "$run_dir/check.txt"; fail "redis-cli --cluster check"; }
+  grep -q 'All 16384 slots covered' "$run_dir/check.txt" || fail "all 16384 slots covered"
+  masters=$(cli cluster nodes | awk '$3 ~ /master/ && $3 !~ /fail/' | wc -l)
+  replicas=$(cli cluster nodes | awk '$3 ~ /slave/ && $3 !~ /fail/' | wc -l)
+  [ "$masters+$replicas" = 3+3 ] || fail "3 masters + 3 replicas (saw $masters + $replicas)"
+  pass "six nodes up, redis-cli --cluster check passes, $masters masters + $replicas replicas"
+}
+
+step "tools"
+install_tools
+step "engine"
+start_engine
+echo "dockerd $(docker version --format '{{.Server.Version}}') at $DOCKER_HOST (pid $dockerd_pid)"
+
+step "images"
+COMPOSE="$TOOLS_DIR/bin/docker-compose" sh scripts/standin-images.sh
+docker build --network host -t redis-cluster-starter-app:latest . >"$run_dir/build.log" 2>&1 ||
+  { cat "$run_dir/build.log"; fail "build the app image"; }
+redis_version=$(compose config --images | sed -n 's/^redis://p' | head -n 1)
+docker build --quiet --build-arg "REDIS_VERSION=$redis_version" \
+  -t "redis-cluster-starter-initiator:$redis_version" redis >/dev/null || fail "build the initiator image"
+pass "app and initiator images built from this repository's Dockerfiles"
+
+step "first up"
+up
+check_cluster
+save e2e:first "saved through the form" || fail "save through the app form"
+found_value e2e:first "saved through the form" || fail "find the saved key through the app"
+pass "app at $APP saves and finds a key"
+curl -fsS -o /dev/null --max-time 10 "$COMMANDER/" || fail "Redis Commander answers at $COMMANDER"
+pass "Redis Commander answers at $COMMANDER"
+
+step "docker compose restart"
+compose restart >/dev/null 2>&1
+up
+check_cluster
+found_value e2e:first "saved through the form" || fail "key kept across restart"
+pass "key kept across docker compose restart"
+
+step "down + up, volumes kept"
+compose down --timeout 10 >/dev/null 2>&1
+up
+check_cluster
+compose logs --no-color cluster_initiator | grep -q 'cluster already formed' || fail "initiator saw the formed cluster"
+found_value e2e:first "saved through the form" || fail "key kept across down + up"
+pass "key kept across down + up; the initiator left the formed cluster alone"
+
+step "failover: stop the master that owns a key"
+key=e2e:failover
+save "$key" before || fail "save $key"
+owner=$(cli get "$key" | sed -n 's/^MOVED [0-9]* //p' | tr -d '\r')
+owner=${owner:-$SUBNET_PREFIX.11:6379}
+owner_ip=${owner%:*}
+service=redis-node-$((${owner_ip##*.} - 10))
+wait_for 10 "key replicated before the failover" \
+  sh -c "$TOOLS_DIR/bin/docker-compose -p $PROJECT exec -T $service redis-cli wait 1 1000 | grep -q 1"
+echo "$key lives on $owner ($service); stopping it"
+stopped_at=$SECONDS
+compose stop "$service" >/dev/null 2>&1
+wait_for 60 "the app saves to the failed master's slots again" save "$key" after
+echo "writes to that slot resumed $((SECONDS - stopped_at))s after the stop"
+found_value "$key" after || fail "read back after failover"
+promoted=$(cli cluster nodes | awk -v dead="$owner_ip" '$2 !~ dead && $3 ~ /master/ && $3 !~ /fail/' | wc -l)
+[ "$promoted" = 3 ] || fail "a replica took over (saw $promoted live masters)"
+curl -fsS -o /dev/null --max-time 10 "$APP/healthz" || fail "app healthy after failover"
+pass "replica promoted, the app keeps answering after failover"

@@ -1,0 +1,155 @@
+#!/bin/sh
+# Builds local stand-ins for every image docker-compose.yml pulls, for machines
+# that have a Docker engine but no registry: a Debian rootfs made with
+# debootstrap, packages installed in a chroot, `tar | docker import`ed under
+# the exact tag the compose file (or a Dockerfile's FROM) names. They exist
+# only in the engine at DOCKER_HOST; Docker Hub images replace them anywhere else.
+#
+#   redis:<tag>                 Debian's redis-server (8.0 on trixie), user redis, /data
+#   node:<ver>-trixie-slim      Node from the npm registry's "node" package, user node
+#   .../redis-commander:<ver>   the npm redis-commander package with its own docker/entrypoint.sh
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+
+STANDIN_CACHE=${STANDIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/redis-cluster-starter/standin}
+DEBIAN_SUITE=${DEBIAN_SUITE:-trixie}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+COMPOSE=${COMPOSE:-docker compose}
+
+log() { printf 'standin: %s\n' "$*"; }
+fail() { printf 'standin: error: %s\n' "$*" >&2; exit 1; }
+
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# import DIR TAG CHANGE... : the directory as a one-layer image.
+import() {
+  dir=$1 tag=$2
+  shift 2
+  for change in "$@"; do
+    set -- "$@" --change "$change"
+    shift
+  done
+  tar -C "$dir" -c . | docker import "$@" - "$tag" >/dev/null
+  log "built $tag"
+}
+
+in_root() {
+  dir=$1
+  shift
+  chroot "$dir" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    DEBIAN_FRONTEND=noninteractive HOME=/root "$@"
+}
+
+# A copy of the cached minimal Debian with the given packages added.
+rootfs() {
+  dir=$1
+  shift
+  base=$STANDIN_CACHE/$DEBIAN_SUITE-base
+  if [ ! -f "$base/.complete" ]; then
+    rm -rf "$base"
+    log "debootstrap $DEBIAN_SUITE (once; cached in $base)"
+    debootstrap --variant=minbase --include=ca-certificates "$DEBIAN_SUITE" "$base" "$DEBIAN_MIRROR" >/dev/null
+    touch "$base/.complete"
+  fi
+  rm -rf "$dir"
+  cp -a "$base" "$dir"
+  rm -f "$dir/.complete"
+  # Trust what this machine trusts: where a proxy re-signs registry traffic,
+  # `npm ci` inside a build needs the same local CAs as the host.
+  if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    cp /usr/local/share/ca-certificates/*.crt "$dir/usr/local/share/ca-certificates/"
+    in_root "$dir" update-ca-certificates >/dev/null 2>&1
+  fi
+  if [ $# -gt 0 ]; then
+    cp /etc/resolv.conf "$dir/etc/resolv.conf"
+    # Services must not start inside the chroot.
+    printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
+    chmod +x "$dir/usr/sbin/policy-rc.d"
+    in_root "$dir" apt-get update -qq
+    in_root "$dir" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    in_root "$dir" apt-get clean
+    rm -rf "$dir/var/lib/apt/lists"/* "$dir/usr/sbin/policy-rc.d"
+  fi
+}
+
+build_redis() {
+  tag=$1 dir=$STANDIN_CACHE/work/redis
+  rootfs "$dir" redis-server redis-tools
+  mkdir -p "$dir/data"
+  in_root "$dir" chown redis:redis /data
+  # The official image compiles protected-mode off (nodes talk across the
+  # compose network); Debian's build keeps it on, so the stand-in says it here.
+  cat >"$dir/usr/local/bin/redis-server" <<'SH'
+#!/bin/sh
+exec /usr/bin/redis-server "$@" --protected-mode no
+SH
+  chmod +x "$dir/usr/local/bin/redis-server"
+  import "$dir" "$tag" 'WORKDIR /data' 'USER redis' 'EXPOSE 6379' 'CMD ["redis-server"]'
+}
+
+# Debian with PACKAGES, plus Node VERSION (binary and npm) from the npm registry.
+node_tree() {
+  dir=$1 version=$2
+  shift 2
+  rootfs "$dir" "$@"
+  npm install --prefix "$STANDIN_CACHE/node-$version" --no-save --no-audit --no-fund "node@$version" >/dev/null
+  install -m 0755 "$STANDIN_CACHE/node-$version/node_modules/node/bin/node" "$dir/usr/local/bin/node"
+  npm install --global --prefix "$dir/usr/local" --no-audit --no-fund "npm@$(npm --version)" >/dev/null
+  in_root "$dir" useradd --uid 1000 --create-home --shell /bin/sh node
+}
+
+build_node() {
+  tag=$1 dir=$STANDIN_CACHE/work/node
+  node_version=${tag#*:}
+  node_tree "$dir" "${node_version%%-*}"
+  # Node ships its own CA list; point it at the system one, local CAs included.
+  import "$dir" "$tag" 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' 'CMD ["node"]'
+}
+
+build_commander() {
+  tag=$1 dir=$STANDIN_CACHE/work/commander
+  commander_version=${tag##*:}
+  node_tree "$dir" 24 jq dumb-init
+  (cd "$STANDIN_CACHE" && npm pack --silent "redis-commander@$commander_version" >/dev/null)
+  mkdir -p "$dir/redis-commander"
+  tar -xzf "$STANDIN_CACHE/redis-commander-$commander_version.tgz" -C "$dir/redis-commander" --strip-components=1
+  (cd "$dir/redis-commander" && npm install --omit=dev --no-audit --no-fund --ignore-scripts >/dev/null)
+  # As upstream's Dockerfile: user 10000 owns only the config directory.
+  in_root "$dir" useradd --uid 10000 --gid 0 --home-dir /redis-commander --no-create-home --shell /bin/sh redis
+  in_root "$dir" chown -R redis /redis-commander/config
+  import "$dir" "$tag" 'WORKDIR /redis-commander' 'ENV HOME=/redis-commander' 'ENV NODE_ENV=production' \
+    'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'USER 10000' 'EXPOSE 8081' \
+    'ENTRYPOINT ["/usr/bin/dumb-init", "--"]' 'CMD ["/redis-commander/docker/entrypoint.sh"]'
+}
+
+# Every image compose pulls, plus the FROM of the Dockerfiles it builds.
+# (Functions share one namespace in sh: each uses its own variable names.)
+wanted_images() {
+  $COMPOSE -f "$root/docker-compose.yml" config --images | sort -u | while read -r image; do
+    case $image in
+      redis-cluster-starter-*) ;; # built from this repository
+      *) echo "$image" ;;
+    esac
+  done
+  node_version=$(sed -n 's/^ARG NODE_VERSION=//p' "$root/Dockerfile")
+  echo "node:$node_version-trixie-slim"
+}
+
+command -v debootstrap >/dev/null || fail "debootstrap is missing (apt-get install debootstrap)"
+mkdir -p "$STANDIN_CACHE/work"
+for image in $(wanted_images); do
+  if have_image "$image"; then
+    log "have $image"
+    continue
+  fi
+  case $image in
+    redis:*) build_redis "$image" ;;
+    node:*) build_node "$image" ;;
+    *redis-commander:*) build_commander "$image" ;;
+    *) fail "no stand-in recipe for $image: add one to $0" ;;
+  esac
+done
+rm -rf "$STANDIN_CACHE/work"
