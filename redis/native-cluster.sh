@@ -50,9 +50,13 @@ pid_of() {
   [ -f "$pidfile" ] && cat "$pidfile"
 }
 
+# A killed node can linger as a zombie where nobody reaps it; that is not running.
 is_running() {
   pid=$(pid_of "$1") || return 1
-  kill -0 "$pid" 2>/dev/null
+  case $(ps -o stat= -p "$pid" 2>/dev/null) in
+    "" | Z*) return 1 ;;
+    *) return 0 ;;
+  esac
 }
 
 # Milliseconds since the epoch where date supports %N, else seconds * 1000.
@@ -92,7 +96,7 @@ stop_node() {
   # Redis deletes its pidfile as the last step of a clean shutdown; watching
   # the file rather than the pid also works where nobody reaps the zombie.
   waited=0
-  while [ -f "$(node_dir "$port")/redis.pid" ] && kill -0 "$pid" 2>/dev/null; do
+  while [ -f "$(node_dir "$port")/redis.pid" ] && is_running "$port"; do
     if [ "$waited" -ge $((STOP_TIMEOUT * 10)) ]; then
       log "node $port did not stop in ${STOP_TIMEOUT}s; killing it"
       kill -9 "$pid" 2>/dev/null || true

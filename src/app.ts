@@ -2,15 +2,18 @@ import path from 'node:path';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { engine } from 'express-handlebars';
 import helmet from 'helmet';
+import type { ClusterView } from './cluster-view';
 import type { Config } from './config';
 import { describeError, HttpError } from './errors';
 import { bodyLimitBytes } from './input';
 import type { Logger } from './logger';
+import { apiRoutes } from './routes/api';
 import { pageRoutes } from './routes/pages';
 import type { KeyValueStore } from './store';
 
 export interface AppDependencies {
   store: KeyValueStore;
+  view: ClusterView;
   logger: Logger;
   config: Pick<Config, 'nodeEnv' | 'limits'>;
 }
@@ -18,7 +21,7 @@ export interface AppDependencies {
 const VIEWS = path.join(__dirname, '..', 'views');
 
 /** Builds the app without listening or connecting: the caller owns both. */
-export function createApp({ store, logger, config }: AppDependencies): Express {
+export function createApp({ store, view, logger, config }: AppDependencies): Express {
   const app = express();
 
   app.engine('hbs', engine({ extname: '.hbs', defaultLayout: 'main', helpers: { eq: (a: unknown, b: unknown) => a === b } }));
@@ -40,7 +43,8 @@ export function createApp({ store, logger, config }: AppDependencies): Express {
     }
   });
 
-  app.use(pageRoutes(store, config.limits));
+  app.use('/api', apiRoutes(store, view, config.limits));
+  app.use(pageRoutes(store, view, config.limits, logger));
 
   app.use((req, _res, next) => next(new HttpError(404, `There is no page at ${req.path}.`)));
 
@@ -50,7 +54,12 @@ export function createApp({ store, logger, config }: AppDependencies): Express {
     if (res.headersSent) return;
     if (problem.retryAfter) res.set('Retry-After', String(problem.retryAfter));
     const detail = config.nodeEnv === 'development' && problem.status === 500 ? String((error as Error)?.stack) : undefined;
-    res.status(problem.status).format({
+    res.status(problem.status);
+    if (req.path.startsWith('/api/')) {
+      res.json({ error: problem.message });
+      return;
+    }
+    res.format({
       html: () => res.render('error', { title: `Error ${problem.status}`, status: problem.status, message: problem.message, detail }),
       json: () => res.json({ error: problem.message }),
       default: () => res.type('text').send(problem.message),

@@ -1,4 +1,4 @@
-import { RedisUnavailableError, WrongTypeError } from './store';
+import { BadCursorError, RedisUnavailableError, WrongTypeError } from './store';
 
 /** A problem the client caused or can wait out; its message is safe to show. */
 export class HttpError extends Error {
@@ -43,6 +43,7 @@ export function describeError(error: unknown): Problem | undefined {
       retryAfter: 2,
     };
   }
+  if (error instanceof BadCursorError) return { status: 400, message: `${error.message}; start again with cursor 0.` };
   if (error instanceof WrongTypeError) {
     return { status: 409, message: `${error.message}; this app only reads and writes string values.` };
   }

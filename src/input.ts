@@ -44,6 +44,20 @@ export function readValue(fields: Record<string, unknown>, limits: Limits): stri
   return value;
 }
 
+/** Longest TTL accepted: ten years, in seconds. */
+export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+
+/** An optional expiry in whole seconds; absent or empty means "never expires". */
+export function readTtl(fields: Record<string, unknown>): number | undefined {
+  const raw = fields.ttl;
+  if (raw === undefined || raw === '' || raw === null) return undefined;
+  const text = typeof raw === 'number' ? String(raw) : raw;
+  if (typeof text !== 'string' || !/^\d{1,10}$/.test(text.trim()) || Number(text) < 1 || Number(text) > MAX_TTL_SECONDS) {
+    throw new HttpError(400, `TTL must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS}, or empty for no expiry.`);
+  }
+  return Number(text);
+}
+
 /** Room for both fields even if every byte arrives percent-encoded (3 bytes each). */
 export function bodyLimitBytes(limits: Limits): number {
   return 3 * (limits.maxKeyBytes + limits.maxValueBytes) + 1024;

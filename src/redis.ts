@@ -1,29 +1,34 @@
-import { Cluster, type ClusterOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions } from 'ioredis';
+import { createClusterView, type ClusterView } from './cluster-view';
 import type { RedisConfig } from './config';
 import type { Logger } from './logger';
+import { createRedisStore, type KeyValueStore } from './store';
 
 /**
  * How the app rides out a failover. ioredis retries a command that hit a
  * closed connection or CLUSTERDOWN after a delay, at most maxRedirections
  * times; its README's rule is retryDelayOnFailover * maxRedirections >
- * cluster-node-timeout. A master loss takes node-timeout to be noticed plus
- * an election of up to one more node-timeout, so the budget covers both with
- * a second to spare, and the app's own deadline sits a second beyond that.
+ * cluster-node-timeout. Measured on a native cluster, a master loss takes the
+ * node timeout to be flagged plus up to about two seconds of election, and a
+ * command bound for the lost master spends two redirections per round (MOVED
+ * to it, then its closed connection), so the rounds alone must outlast that.
+ * The app's own deadline sits a second beyond the failover.
  */
 export interface RetryPlan {
   maxRedirections: number;
   retryDelayMs: number;
-  retryBudgetMs: number;
+  /** How long a failover may take and still cost no failed request. */
+  failoverMs: number;
   commandDeadlineMs: number;
 }
 
-const MAX_REDIRECTIONS = 16;
+const MAX_REDIRECTIONS = 32;
+const REDIRECTIONS_PER_ROUND = 2;
 
 export function retryPlan(clusterNodeTimeoutMs: number): RetryPlan {
-  const failoverMs = 2 * clusterNodeTimeoutMs + 1000;
-  const retryDelayMs = Math.ceil(failoverMs / MAX_REDIRECTIONS);
-  const retryBudgetMs = retryDelayMs * MAX_REDIRECTIONS;
-  return { maxRedirections: MAX_REDIRECTIONS, retryDelayMs, retryBudgetMs, commandDeadlineMs: retryBudgetMs + 1000 };
+  const failoverMs = 2 * clusterNodeTimeoutMs + 2000;
+  const retryDelayMs = Math.ceil(failoverMs / (MAX_REDIRECTIONS / REDIRECTIONS_PER_ROUND));
+  return { maxRedirections: MAX_REDIRECTIONS, retryDelayMs, failoverMs, commandDeadlineMs: failoverMs + 1000 };
 }
 
 export function clusterOptions(config: RedisConfig): ClusterOptions {
@@ -56,4 +61,27 @@ export function createRedisCluster(config: RedisConfig, logger: Logger): Cluster
     logger.debug('redis node added', { address: `${node.options.host}:${node.options.port}` }),
   );
   return cluster;
+}
+
+/** The two things routes use, both over one Cluster client with the same deadline. */
+export function createRedisServices(cluster: Cluster, config: RedisConfig): { store: KeyValueStore; view: ClusterView } {
+  const deadlineMs = retryPlan(config.clusterNodeTimeoutMs).commandDeadlineMs;
+  const { view, masterConnections } = createClusterView(cluster, {
+    deadlineMs,
+    natMap: config.natMap,
+    openConnection: ({ host, port }) =>
+      new Redis({
+        host,
+        port,
+        password: config.password,
+        connectTimeout: 1000,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        // Without this, ioredis keeps a refused socket's timer alive for 2 s after disconnect().
+        disconnectTimeout: 100,
+      }).on('error', () => {
+        // The caller reports the node as unreachable; nothing more to log.
+      }),
+  });
+  return { store: createRedisStore(cluster, masterConnections, { deadlineMs }), view };
 }

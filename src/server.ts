@@ -2,8 +2,7 @@ import type { Server } from 'node:http';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
-import { createRedisCluster, retryPlan } from './redis';
-import { createRedisStore } from './store';
+import { createRedisCluster, createRedisServices } from './redis';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -23,8 +22,8 @@ function main(): void {
 
   const logger = createLogger(config.logLevel);
   const cluster = createRedisCluster(config.redis, logger);
-  const store = createRedisStore(cluster, { deadlineMs: retryPlan(config.redis.clusterNodeTimeoutMs).commandDeadlineMs });
-  const app = createApp({ store, logger, config });
+  const { store, view } = createRedisServices(cluster, config.redis);
+  const app = createApp({ store, view, logger, config });
 
   const server = app.listen(config.port, config.host, () => {
     logger.info('listening', { url: `http://${config.host}:${config.port}`, redis: config.redis.nodes });

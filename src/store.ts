@@ -1,9 +1,21 @@
 import type { Cluster } from 'ioredis';
 
-/** The few commands the routes need; unit tests pass a fake, the server a Cluster. */
+export interface ScanPage {
+  keys: string[];
+  /** "0" when every master has been scanned; otherwise pass it back to continue. */
+  cursor: string;
+}
+
+/** The commands the routes need; unit tests pass a fake, the server a Cluster. */
 export interface KeyValueStore {
   get(key: string): Promise<string | null>;
-  set(key: string, value: string): Promise<void>;
+  /** Seconds left: -1 if the key never expires, -2 if it does not exist. */
+  ttl(key: string): Promise<number>;
+  set(key: string, value: string, ttlSeconds?: number): Promise<void>;
+  /** True if the key existed. */
+  del(key: string): Promise<boolean>;
+  /** One SCAN step on one master at a time; the cursor says which. */
+  scan(options: { match: string; count: number; cursor: string }): Promise<ScanPage>;
   ping(): Promise<void>;
 }
 
@@ -23,41 +35,70 @@ export class WrongTypeError extends Error {
   }
 }
 
-export type StringCommands = Pick<Cluster, 'get' | 'set' | 'ping'>;
+/** A scan cursor this server did not hand out (HTTP 400). */
+export class BadCursorError extends Error {
+  constructor(cursor: string) {
+    super(`"${cursor}" is not a cursor from a previous page`);
+    this.name = 'BadCursorError';
+  }
+}
 
 /**
- * Puts a deadline on every command: ioredis queues commands while it has no
- * connection, so without one a request would hang for as long as Redis is down.
+ * Runs a Redis call with a deadline and turns client failures into the two
+ * errors routes understand. ioredis queues commands while it has no
+ * connection, so without a deadline a request would hang while Redis is down.
  */
-export function createRedisStore(client: StringCommands, options: { deadlineMs: number }): KeyValueStore {
-  const run = async <T>(key: string | undefined, work: () => Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new RedisUnavailableError(`Redis did not answer within ${options.deadlineMs} ms`)),
-        options.deadlineMs,
-      );
-    });
-    try {
-      return await Promise.race([work(), deadline]);
-    } catch (error) {
-      if (error instanceof RedisUnavailableError) throw error;
-      if (key !== undefined && error instanceof Error && error.message.startsWith('WRONGTYPE')) {
-        throw new WrongTypeError(key);
-      }
-      throw new RedisUnavailableError(`Redis is unavailable: ${(error as Error).message}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
+export async function withDeadline<T>(deadlineMs: number, work: () => Promise<T>, key?: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${deadlineMs} ms`)), deadlineMs);
+  });
+  try {
+    return await Promise.race([work(), deadline]);
+  } catch (error) {
+    if (error instanceof RedisUnavailableError || error instanceof BadCursorError) throw error;
+    if (key !== undefined && error instanceof Error && error.message.startsWith('WRONGTYPE')) {
+      throw new WrongTypeError(key);
     }
-  };
+    throw new RedisUnavailableError(`Redis is unavailable: ${(error as Error).message}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
+export type StoreClient = Pick<Cluster, 'get' | 'set' | 'ttl' | 'del' | 'ping'>;
+
+/** The masters to scan, in a stable order, each with a connection that runs SCAN. */
+export type MasterConnections = () => Promise<{ scan: Cluster['scan'] }[]>;
+
+function parseCursor(cursor: string, masters: number): { index: number; position: string } {
+  if (cursor === '0') return { index: 0, position: '0' };
+  const match = /^(\d{1,3}):(\d{1,20})$/.exec(cursor);
+  const index = Number(match?.[1]);
+  if (!match?.[2] || index >= masters) throw new BadCursorError(cursor);
+  return { index, position: match[2] };
+}
+
+export function createRedisStore(client: StoreClient, masters: MasterConnections, options: { deadlineMs: number }): KeyValueStore {
+  const { deadlineMs } = options;
   return {
-    get: (key) => run(key, () => client.get(key)),
-    set: async (key, value) => {
-      await run(key, () => client.set(key, value));
+    get: (key) => withDeadline(deadlineMs, () => client.get(key), key),
+    ttl: (key) => withDeadline(deadlineMs, () => client.ttl(key), key),
+    set: async (key, value, ttlSeconds) => {
+      await withDeadline(deadlineMs, () => (ttlSeconds ? client.set(key, value, 'EX', ttlSeconds) : client.set(key, value)), key);
     },
+    del: async (key) => (await withDeadline(deadlineMs, () => client.del(key), key)) > 0,
+    scan: ({ match, count, cursor }) =>
+      withDeadline(deadlineMs, async () => {
+        const nodes = await masters();
+        if (nodes.length === 0) throw new RedisUnavailableError('no master is reachable to scan');
+        const { index, position } = parseCursor(cursor, nodes.length);
+        const [next, keys] = await nodes[index]!.scan(position, 'MATCH', match, 'COUNT', count);
+        if (next !== '0') return { keys, cursor: `${index}:${next}` };
+        return { keys, cursor: index + 1 < nodes.length ? `${index + 1}:0` : '0' };
+      }),
     ping: async () => {
-      await run(undefined, () => client.ping());
+      await withDeadline(deadlineMs, () => client.ping());
     },
   };
 }

@@ -1,12 +1,13 @@
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { RedisUnavailableError, WrongTypeError } from '../../src/store';
-import { FakeStore, silentLogger, testConfig } from '../support/fakes';
+import { FakeClusterView, FakeStore, silentLogger, testConfig } from '../support/fakes';
 
 function setup(env: Record<string, string> = {}) {
   const store = new FakeStore();
-  const app = createApp({ store, logger: silentLogger, config: testConfig({ MAX_KEY_BYTES: '16', MAX_VALUE_BYTES: '64', ...env }) });
-  return { store, app };
+  const view = new FakeClusterView();
+  const app = createApp({ store, view, logger: silentLogger, config: testConfig({ MAX_KEY_BYTES: '16', MAX_VALUE_BYTES: '64', ...env }) });
+  return { store, view, app };
 }
 
 describe('home page', () => {
@@ -22,7 +23,7 @@ describe('saving', () => {
   it('stores the value under the key and says so', async () => {
     const { app, store } = setup();
     const res = await request(app).post('/save-data').type('form').send({ key: 'user:1', value: 'Ada' }).expect(200);
-    expect(store.data.get('user:1')).toBe('Ada');
+    expect(store.data.get('user:1')?.value).toBe('Ada');
     expect(res.text).toContain('data-result="saved"');
   });
 
@@ -85,10 +86,33 @@ describe('saving', () => {
 describe('searching', () => {
   it('shows the value of a saved key', async () => {
     const { app, store } = setup();
-    store.data.set('city', 'Lisbon');
+    store.data.set('city', { value: 'Lisbon', ttl: undefined });
     const res = await request(app).post('/search').type('form').send({ key: 'city' }).expect(200);
     expect(res.text).toContain('data-result="found"');
     expect(res.text).toContain('Lisbon');
+  });
+
+  it('shows where a key lives: slot, master and replica', async () => {
+    const { app, store } = setup();
+    store.data.set('user:42', { value: 'v', ttl: 30 });
+    const res = await request(app).post('/search').type('form').send({ key: 'user:42' }).expect(200);
+    expect(res.text).toMatch(/data-slot="\d+"/);
+    expect(res.text).toMatch(/data-master="10\.0\.0\.1[123]:6379"/);
+    expect(res.text).toMatch(/data-replica="10\.0\.0\.1[456]:6379"/);
+    expect(res.text).toContain('data-ttl="30"');
+  });
+
+  it('explains the hash tag of a key that has one', async () => {
+    const { app } = setup();
+    const res = await request(app).post('/save-data').type('form').send({ key: '{user1}:a', value: 'v' }).expect(200);
+    expect(res.text).toContain('{user1}:profile');
+    expect(res.text).toContain('Only the hash tag <code>user1</code>');
+  });
+
+  it('saves with an expiry from the form', async () => {
+    const { app, store } = setup();
+    await request(app).post('/save-data').type('form').send({ key: 'otp', value: '1234', ttl: '90' }).expect(200);
+    expect(store.data.get('otp')).toEqual({ value: '1234', ttl: 90 });
   });
 
   it('says plainly when a key does not exist', async () => {

@@ -1,13 +1,27 @@
-import type { StringCommands } from '../../src/store';
-import { createRedisStore, RedisUnavailableError, WrongTypeError } from '../../src/store';
+import type { MasterConnections, StoreClient } from '../../src/store';
+import { BadCursorError, createRedisStore, RedisUnavailableError, WrongTypeError } from '../../src/store';
 
-function clientThat(behaviour: () => Promise<unknown>): StringCommands {
-  return { get: behaviour, set: behaviour, ping: behaviour } as unknown as StringCommands;
+function clientThat(behaviour: () => Promise<unknown>): StoreClient {
+  return { get: behaviour, set: behaviour, ttl: behaviour, del: behaviour, ping: behaviour } as unknown as StoreClient;
+}
+
+const noMasters: MasterConnections = async () => [];
+
+/** Masters whose SCAN walks a fixed list of keys two at a time. */
+function mastersWith(...keysPerMaster: string[][]): MasterConnections {
+  return async () =>
+    keysPerMaster.map((keys) => ({
+      scan: (async (cursor: string) => {
+        const start = Number(cursor);
+        const next = start + 2 >= keys.length ? '0' : String(start + 2);
+        return [next, keys.slice(start, start + 2)];
+      }) as never,
+    }));
 }
 
 describe('createRedisStore', () => {
   it('gives up after its deadline with a temporary error instead of hanging', async () => {
-    const store = createRedisStore(clientThat(() => new Promise(() => {})), { deadlineMs: 50 });
+    const store = createRedisStore(clientThat(() => new Promise(() => {})), noMasters, { deadlineMs: 50 });
     const started = Date.now();
     await expect(store.get('k')).rejects.toThrow(RedisUnavailableError);
     expect(Date.now() - started).toBeLessThan(1000);
@@ -15,12 +29,30 @@ describe('createRedisStore', () => {
 
   it('reports a key of another type as WrongTypeError', async () => {
     const wrongType = new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
-    const store = createRedisStore(clientThat(() => Promise.reject(wrongType)), { deadlineMs: 1000 });
+    const store = createRedisStore(clientThat(() => Promise.reject(wrongType)), noMasters, { deadlineMs: 1000 });
     await expect(store.get('h')).rejects.toThrow(WrongTypeError);
   });
 
   it('reports any other client failure as temporary unavailability', async () => {
-    const store = createRedisStore(clientThat(() => Promise.reject(new Error('Connection is closed.'))), { deadlineMs: 1000 });
+    const store = createRedisStore(clientThat(() => Promise.reject(new Error('Connection is closed.'))), noMasters, { deadlineMs: 1000 });
     await expect(store.set('k', 'v')).rejects.toThrow(/Redis is unavailable: Connection is closed/);
+  });
+
+  it('scans every master in turn and ends with cursor 0', async () => {
+    const store = createRedisStore(clientThat(async () => null), mastersWith(['a', 'b', 'c'], ['d']), { deadlineMs: 1000 });
+    const pages = [];
+    let cursor = '0';
+    do {
+      const page = await store.scan({ match: '*', count: 2, cursor });
+      pages.push(page);
+      cursor = page.cursor;
+    } while (cursor !== '0' && pages.length < 10);
+    expect(pages.map((p) => p.cursor)).toEqual(['0:2', '1:0', '0']);
+    expect(pages.flatMap((p) => p.keys)).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it.each(['7:0', 'abc', '1:', '-1:0'])('refuses a cursor it did not hand out: %s', async (cursor) => {
+    const store = createRedisStore(clientThat(async () => null), mastersWith(['a'], ['b']), { deadlineMs: 1000 });
+    await expect(store.scan({ match: '*', count: 2, cursor })).rejects.toThrow(BadCursorError);
   });
 });
