@@ -5,8 +5,14 @@
 # Used by the compose cluster_initiator service and by redis/native-cluster.sh,
 # so the script that ships is the script that is tested.
 #
-# A password, if any, reaches redis-cli through REDISCLI_AUTH, never argv.
+# A password, if any, reaches redis-cli through REDISCLI_AUTH (or is read
+# from REDIS_PASSWORD_FILE into it), never argv.
 set -eu
+
+if [ -z "${REDISCLI_AUTH:-}" ] && [ -s "${REDIS_PASSWORD_FILE:-/run/secrets/redis-password}" ]; then
+  REDISCLI_AUTH=$(cat "${REDIS_PASSWORD_FILE:-/run/secrets/redis-password}")
+  export REDISCLI_AUTH
+fi
 
 REDIS_NODES=${REDIS_NODES:-}
 CLUSTER_REPLICAS=${CLUSTER_REPLICAS:-1}

@@ -34,7 +34,14 @@ fail() {
 }
 
 compose() { timeout 300 "$TOOLS_DIR/bin/docker-compose" -p "$PROJECT" -f docker-compose.yml "$@"; }
-cli() { compose exec -T redis-node-1 redis-cli "$@"; }
+# redis-cli inside a node's container, authenticated when the stack has a password.
+cli_on() {
+  local service=$1
+  shift
+  # shellcheck disable=SC2016 # expanded by the container's shell
+  compose exec -T "$service" sh -c '[ -s /run/secrets/redis-password ] && REDISCLI_AUTH=$(cat /run/secrets/redis-password) && export REDISCLI_AUTH; exec redis-cli "$@"' sh "$@"
+}
+cli() { cli_on redis-node-1 "$@"; }
 
 teardown() {
   local status=$?
@@ -131,6 +138,7 @@ start_engine
 echo "dockerd $(docker version --format '{{.Server.Version}}') at $DOCKER_HOST (pid $dockerd_pid)"
 
 step "images"
+npm run build --silent
 COMPOSE="$TOOLS_DIR/bin/docker-compose" sh scripts/standin-images.sh
 docker build --network host -t redis-cluster-starter-app:latest . >"$run_dir/build.log" 2>&1 ||
   { cat "$run_dir/build.log"; fail "build the app image"; }
@@ -147,6 +155,23 @@ found_value e2e:first "saved through the form" || fail "find the saved key throu
 pass "app at $APP saves and finds a key"
 curl -fsS -o /dev/null --max-time 10 "$COMMANDER/" || fail "Redis Commander answers at $COMMANDER"
 pass "Redis Commander answers at $COMMANDER"
+
+step "the app on the host, through the published node ports and REDIS_NAT_MAP"
+nat_map=
+for i in 1 2 3 4 5 6; do nat_map="$nat_map,$SUBNET_PREFIX.1$i:6379=127.0.0.1:638$i"; done
+PORT=4100 NODE_ENV=production REDIS_CLUSTER_URLS=127.0.0.1:6381,127.0.0.1:6382 REDIS_NAT_MAP=${nat_map#,} \
+  node dist/server.js >"$run_dir/host-app.log" 2>&1 &
+host_app=$!
+wait_for 20 "the host app answers /healthz" curl -fsS --max-time 2 http://127.0.0.1:4100/healthz
+if ! { APP=http://127.0.0.1:4100 save e2e:host "from the host" && APP=http://127.0.0.1:4100 found_value e2e:host "from the host"; }; then
+  kill "$host_app"
+  cat "$run_dir/host-app.log"
+  fail "the host app saves and finds a key through the NAT map"
+fi
+found_value e2e:host "from the host" || fail "the compose app sees the key the host app saved"
+kill "$host_app"
+wait "$host_app" || true
+pass "an app on the host reaches every node through 127.0.0.1:6381-6386 and REDIS_NAT_MAP"
 
 step "docker compose restart"
 compose restart >/dev/null 2>&1
@@ -170,8 +195,8 @@ owner=$(cli get "$key" | sed -n 's/^MOVED [0-9]* //p' | tr -d '\r')
 owner=${owner:-$SUBNET_PREFIX.11:6379}
 owner_ip=${owner%:*}
 service=redis-node-$((${owner_ip##*.} - 10))
-wait_for 10 "key replicated before the failover" \
-  sh -c "$TOOLS_DIR/bin/docker-compose -p $PROJECT exec -T $service redis-cli wait 1 1000 | grep -q 1"
+replicated() { [ "$(cli_on "$service" wait 1 1000 | tr -d '\r')" = 1 ]; }
+wait_for 10 "key replicated before the failover" replicated
 echo "$key lives on $owner ($service); stopping it"
 stopped_at=$SECONDS
 compose stop "$service" >/dev/null 2>&1

@@ -21,7 +21,11 @@ COMPOSE=${COMPOSE:-docker compose}
 log() { printf 'standin: %s\n' "$*"; }
 fail() { printf 'standin: error: %s\n' "$*" >&2; exit 1; }
 
-have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+# Images carry a hash of this script, so changing a recipe rebuilds them.
+recipe=$(sha256sum "$0" | cut -c1-16)
+have_image() {
+  [ "$(docker image inspect --format '{{ index .Config.Labels "standin.recipe" }}' "$1" 2>/dev/null)" = "$recipe" ]
+}
 
 # import DIR TAG CHANGE... : the directory as a one-layer image.
 import() {
@@ -31,7 +35,7 @@ import() {
     set -- "$@" --change "$change"
     shift
   done
-  tar -C "$dir" -c . | docker import "$@" - "$tag" >/dev/null
+  tar -C "$dir" -c . | docker import --change "LABEL standin.recipe=$recipe" "$@" - "$tag" >/dev/null
   log "built $tag"
 }
 
@@ -81,9 +85,16 @@ build_redis() {
   in_root "$dir" chown redis:redis /data
   # The official image compiles protected-mode off (nodes talk across the
   # compose network); Debian's build keeps it on, so the stand-in says it here.
+  # The option goes before a final "-" (config from stdin), which must stay last.
   cat >"$dir/usr/local/bin/redis-server" <<'SH'
 #!/bin/sh
-exec /usr/bin/redis-server "$@" --protected-mode no
+count=$# index=0 stdin=
+for arg do
+  shift
+  index=$((index + 1))
+  if [ "$index" -eq "$count" ] && [ "$arg" = - ]; then stdin=-; else set -- "$@" "$arg"; fi
+done
+exec /usr/bin/redis-server "$@" --protected-mode no $stdin
 SH
   chmod +x "$dir/usr/local/bin/redis-server"
   import "$dir" "$tag" 'WORKDIR /data' 'USER redis' 'EXPOSE 6379' 'CMD ["redis-server"]'

@@ -108,9 +108,8 @@ function password(env: Env): string | undefined {
   } catch (error) {
     throw new ConfigError('REDIS_PASSWORD_FILE', `cannot read ${file}: ${(error as Error).message}`);
   }
-  const secret = text.replace(/\r?\n$/, '');
-  if (!secret) throw new ConfigError('REDIS_PASSWORD_FILE', `${file} is empty`);
-  return secret;
+  // An empty file means no password: compose mounts one when REDIS_PASSWORD is unset.
+  return text.replace(/\r?\n$/, '') || undefined;
 }
 
 /** The native cluster started by `npm run cluster:start`. */

@@ -66,6 +66,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ REDIS_PASSWORD_FILE: file }).redis.password).toBe('s3cret');
   });
 
+  it('takes an empty password file as no password', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'password');
+    writeFileSync(file, '');
+    expect(loadConfig({ REDIS_PASSWORD_FILE: file }).redis.password).toBeUndefined();
+  });
+
   it('keeps tests quiet by default', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).logLevel).toBe('silent');
     expect(loadConfig({}).logLevel).toBe('info');
