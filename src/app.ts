@@ -5,7 +5,7 @@ import helmet from 'helmet';
 import type { ClusterView } from './cluster-view';
 import type { Config } from './config';
 import { describeError, HttpError } from './errors';
-import { bodyLimitBytes } from './input';
+import { bodyLimitBytes, verifyFormBody, verifyJsonBody } from './input';
 import type { Logger } from './logger';
 import { apiRoutes } from './routes/api';
 import { pageRoutes } from './routes/pages';
@@ -28,11 +28,14 @@ export function createApp({ store, view, logger, config }: AppDependencies): Exp
   app.set('view engine', 'hbs');
   app.set('views', VIEWS);
   app.disable('x-powered-by');
+  // Express reads these from NODE_ENV at import; take them from the validated config instead.
+  app.set('env', config.nodeEnv);
+  app.set('view cache', config.nodeEnv !== 'development');
 
   app.use(helmet());
   const limit = bodyLimitBytes(config.limits);
-  app.use(express.urlencoded({ extended: false, limit, parameterLimit: 20 }));
-  app.use(express.json({ limit }));
+  app.use(express.urlencoded({ extended: false, limit, parameterLimit: 20, verify: verifyFormBody }));
+  app.use(express.json({ limit, verify: verifyJsonBody }));
 
   app.get('/healthz', async (_req, res) => {
     try {

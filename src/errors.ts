@@ -27,6 +27,7 @@ const BODY_PROBLEMS: Record<string, Problem> = {
   'request.size.invalid': { status: 400, message: 'The request body is not the size its headers announced.' },
   'parameters.too.many': { status: 413, message: 'The form has too many fields.' },
   'charset.unsupported': { status: 415, message: 'Send the body as UTF-8.' },
+  'body.not.utf8': { status: 400, message: 'The request body is not valid UTF-8 text: nothing was saved.' },
   'encoding.unsupported': { status: 415, message: 'The body uses a content encoding this server does not accept.' },
 };
 

@@ -25,9 +25,23 @@ function text(fields: Record<string, unknown>, name: string): string {
   return value;
 }
 
+/**
+ * Parsers turn bytes that are not UTF-8 into U+FFFD; storing that would
+ * silently change what was sent, so such input is refused instead.
+ */
+function requireUtf8(value: string, name: string): void {
+  if (value.includes('\uFFFD')) throw new HttpError(400, `The ${name} is not valid UTF-8 text.`);
+}
+
+// Control characters make keys unreadable in logs, pages and redis-cli.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 export function readKey(fields: Record<string, unknown>, limits: Limits): string {
   const key = text(fields, 'key');
   if (key.trim() === '') throw new HttpError(400, 'Enter a key: it must not be empty or only spaces.');
+  requireUtf8(key, 'key');
+  if (CONTROL.test(key)) throw new HttpError(400, 'The key must not contain control characters (tabs, newlines, NUL...).');
   const bytes = Buffer.byteLength(key, 'utf8');
   if (bytes > limits.maxKeyBytes) {
     throw new HttpError(413, `The key is ${bytes} bytes; keys may be at most ${limits.maxKeyBytes} bytes.`);
@@ -37,6 +51,7 @@ export function readKey(fields: Record<string, unknown>, limits: Limits): string
 
 export function readValue(fields: Record<string, unknown>, limits: Limits): string {
   const value = text(fields, 'value');
+  requireUtf8(value, 'value');
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > limits.maxValueBytes) {
     throw new HttpError(413, `The value is ${bytes} bytes; values may be at most ${limits.maxValueBytes} bytes.`);
@@ -56,6 +71,33 @@ export function readTtl(fields: Record<string, unknown>): number | undefined {
     throw new HttpError(400, `TTL must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS}, or empty for no expiry.`);
   }
   return Number(text);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const notUtf8 = () => Object.assign(new Error('request body is not valid UTF-8'), { type: 'body.not.utf8' });
+
+/**
+ * body-parser verify hooks: a body that is not UTF-8 is refused whole. The
+ * parsers would otherwise turn bad bytes into U+FFFD, or keep a "%FF" they
+ * cannot decode as literal text: either way storing what the user never sent.
+ */
+export function verifyJsonBody(_req: unknown, _res: unknown, raw: Buffer): void {
+  try {
+    strictUtf8.decode(raw);
+  } catch {
+    throw notUtf8();
+  }
+}
+
+export function verifyFormBody(req: unknown, res: unknown, raw: Buffer): void {
+  verifyJsonBody(req, res, raw);
+  for (const part of raw.toString('utf8').split(/[&=]/)) {
+    try {
+      decodeURIComponent(part.replace(/\+/g, ' '));
+    } catch {
+      throw notUtf8();
+    }
+  }
 }
 
 /** Room for both fields even if every byte arrives percent-encoded (3 bytes each). */

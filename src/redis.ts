@@ -9,10 +9,12 @@ import { createRedisStore, type KeyValueStore } from './store';
  * closed connection or CLUSTERDOWN after a delay, at most maxRedirections
  * times; its README's rule is retryDelayOnFailover * maxRedirections >
  * cluster-node-timeout. Measured on a native cluster, a master loss takes the
- * node timeout to be flagged plus up to about two seconds of election, and a
- * command bound for the lost master spends two redirections per round (MOVED
- * to it, then its closed connection), so the rounds alone must outlast that.
- * The app's own deadline sits a second beyond the failover.
+ * node timeout to be flagged plus up to about two seconds of election. Only
+ * retries after a closed connection or CLUSTERDOWN wait; the MOVED hops
+ * between nodes that disagree during the failover are immediate but use up
+ * redirections too (seen here: up to four per round under load), so the
+ * rounds of delay alone must outlast the failover. The app's own deadline
+ * sits a second beyond it and bounds the whole wait.
  */
 export interface RetryPlan {
   maxRedirections: number;
@@ -22,8 +24,8 @@ export interface RetryPlan {
   commandDeadlineMs: number;
 }
 
-const MAX_REDIRECTIONS = 32;
-const REDIRECTIONS_PER_ROUND = 2;
+const MAX_REDIRECTIONS = 64;
+const REDIRECTIONS_PER_ROUND = 4;
 
 export function retryPlan(clusterNodeTimeoutMs: number): RetryPlan {
   const failoverMs = 2 * clusterNodeTimeoutMs + 2000;

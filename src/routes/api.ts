@@ -28,7 +28,12 @@ function scanOptions(query: Record<string, unknown>): { match: string; count: nu
 /** JSON beside the forms: the same operations, for scripts and curl. */
 export function apiRoutes(store: KeyValueStore, view: ClusterView, limits: Limits): Router {
   const router = Router();
-  const keyParam = (key: string | undefined) => readKey({ key }, limits);
+  // "." and ".." are rewritten by clients and proxies before they reach us, so
+  // such a key could never be read back reliably through a URL.
+  const keyParam = (key: string | undefined) => {
+    if (key === '.' || key === '..') throw new HttpError(400, `"${key}" cannot be used as a key in a URL.`);
+    return readKey({ key }, limits);
+  };
 
   router.get('/keys', async (req, res) => {
     res.json(await store.scan(scanOptions(req.query as Record<string, unknown>)));

@@ -36,7 +36,8 @@ export async function nodesForKey(client: Cluster, key: string): Promise<{ maste
 
 /** A plain connection to one node, which does not follow MOVED. */
 export function connectNode(port: number, password?: string): Redis {
-  return new Redis({ host: '127.0.0.1', port, password, lazyConnect: false, maxRetriesPerRequest: 1 });
+  // Commands report their own failures; the connection's 'error' events would only repeat them.
+  return new Redis({ host: '127.0.0.1', port, password, lazyConnect: false, maxRetriesPerRequest: 1 }).on('error', () => {});
 }
 
 /** Polls until check() holds, failing after timeoutMs: replication is asynchronous. */

@@ -82,3 +82,6 @@ export class FakeClusterView implements ClusterView {
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export const testConfig = (env: Record<string, string> = {}) => loadConfig({ NODE_ENV: 'test', ...env });
+
+/** For supertest's serialize(): send bytes as they are, not superagent's JSON of a Buffer. */
+export const asIs = (raw: unknown): string => raw as string;

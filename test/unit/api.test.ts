@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { RedisUnavailableError } from '../../src/store';
-import { FakeClusterView, FakeStore, silentLogger, testConfig } from '../support/fakes';
+import { asIs, FakeClusterView, FakeStore, silentLogger, testConfig } from '../support/fakes';
 
 function setup() {
   const store = new FakeStore();
@@ -45,6 +45,14 @@ describe('GET/PUT/DELETE /api/keys/:key', () => {
     const { app, store } = setup();
     const res = await request(app).put('/api/keys/k').send(body).expect(status);
     expect(res.body.error).toContain(message);
+    expect(store.data.size).toBe(0);
+  });
+
+  it('refuses JSON whose strings are not valid UTF-8 with 400', async () => {
+    const { app, store } = setup();
+    const body = Buffer.concat([Buffer.from('{"value":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const res = await request(app).put('/api/keys/k').set('content-type', 'application/json').serialize(asIs).send(body).expect(400);
+    expect(res.body.error).toContain('not valid UTF-8');
     expect(store.data.size).toBe(0);
   });
 

@@ -1,0 +1,44 @@
+/**
+ * One server for `npm run bench`, in its own process so its CPU and memory are
+ * its own: "bare" (Express, no Redis), "minimal" (Express + one ioredis call
+ * per request) or "app" (this project's app). Prints {"port":N} when ready.
+ */
+import express from 'express';
+import { createApp } from '../src/app';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/logger';
+import { createRedisCluster, createRedisServices } from '../src/redis';
+
+const kind = process.argv[2];
+const config = loadConfig({ ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'silent' });
+
+function server(): express.Express {
+  if (kind === 'bare') {
+    const app = express();
+    app.get('/bare', (_req, res) => {
+      res.send('ok');
+    });
+    return app;
+  }
+  const cluster = createRedisCluster(config.redis, createLogger('silent'));
+  if (kind === 'minimal') {
+    const app = express();
+    app.use(express.json());
+    app.get('/get/:key', async (req, res) => {
+      res.json({ value: await cluster.get(req.params.key) });
+    });
+    app.put('/set/:key', async (req, res) => {
+      await cluster.set(req.params.key, String(req.body.value));
+      res.json({ ok: true });
+    });
+    return app;
+  }
+  if (kind === 'app') return createApp({ ...createRedisServices(cluster, config.redis), logger: createLogger('silent'), config });
+  throw new Error(`unknown server kind "${kind}": bare, minimal or app`);
+}
+
+const listening = server().listen(0, '127.0.0.1', () => {
+  const address = listening.address();
+  process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 })}\n`);
+});
+process.on('SIGTERM', () => process.exit(0));
