@@ -4,23 +4,19 @@
  * a bare Express route (no Redis) and a minimal Express + ioredis route.
  * Each server runs in its own process; autocannon drives it from this one.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { Cluster } from 'ioredis';
+import { nativeCluster, runClusterScript, startFresh } from './lib/native-cluster';
 
-const root = path.join(__dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const BASE_PORT = 7700;
-const clusterEnv = {
-  CLUSTER_DIR: path.join(os.tmpdir(), `redis-cluster-starter-bench-${BASE_PORT}`),
-  CLUSTER_BASE_PORT: String(BASE_PORT),
-};
-const redisEnv = { REDIS_CLUSTER_URLS: `127.0.0.1:${BASE_PORT},127.0.0.1:${BASE_PORT + 1},127.0.0.1:${BASE_PORT + 2}` };
+const cluster = nativeCluster(7700);
+const redisEnv = { REDIS_CLUSTER_URLS: cluster.nodes.slice(0, 3).map((n) => `${n.host}:${n.port}`).join(',') };
 const KEY = 'bench:key';
 
 interface Route {
@@ -41,16 +37,6 @@ const ROUTES: Route[] = [
   { name: 'app: save, JSON (PUT /api/keys/:key)', server: 'app', method: 'PUT', path: `/api/keys/${KEY}`, body: '{"value":"v"}', type: 'application/json' },
   { name: 'app: save, HTML (POST /save-data)', server: 'app', method: 'POST', path: '/save-data', body: `key=${KEY}&value=v`, type: 'application/x-www-form-urlencoded' },
 ];
-
-function clusterScript(command: string): string {
-  const result = spawnSync('sh', [path.join(root, 'redis', 'native-cluster.sh'), command], {
-    env: { ...process.env, ...clusterEnv },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  if (result.status !== 0) throw new Error(`native-cluster.sh ${command} failed:\n${result.stdout}${result.stderr}`);
-  return result.stdout;
-}
 
 async function startServer(kind: Route['server']): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench-server.ts'), kind], {
@@ -92,10 +78,9 @@ async function measure(port: number, route: Route, seconds: number) {
 }
 
 async function main(): Promise<void> {
-  clusterScript('clean');
-  const started = clusterScript('start');
+  const started = startFresh(cluster);
   const startupMs = /in (\d+) ms/.exec(started)?.[1];
-  const seed = new Cluster([{ host: '127.0.0.1', port: BASE_PORT }]);
+  const seed = new Cluster(cluster.nodes.slice(0, 1));
   await seed.set(KEY, 'v');
   await seed.quit();
 
@@ -113,7 +98,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    clusterScript('clean');
+    runClusterScript(cluster, 'clean');
   }
 
   const rpsOf = (name: string) => rows.find((row) => row.route.name === name)!.rps;

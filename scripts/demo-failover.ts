@@ -4,7 +4,6 @@
  * happens: the requests keep succeeding, only slower, while its replica takes
  * over; then the killed node is started again and rejoins as a replica.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from '../src/app';
@@ -12,6 +11,7 @@ import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { createRedisCluster, createRedisServices, retryPlan } from '../src/redis';
 import { failures, startLoad } from './lib/load';
+import { runClusterScript } from './lib/native-cluster';
 
 const root = path.join(__dirname, '..');
 const clusterDir = process.env.CLUSTER_DIR ?? path.join(root, '.cluster');
@@ -63,8 +63,7 @@ async function main(): Promise<void> {
   say(`done: ${total.requests} requests, ${failures(total)} failed, slowest ${Math.round(total.slowestMs)} ms`);
 
   say(`starting ${victim.address} again: it rejoins as a replica of its former replica`);
-  const restart = spawnSync('sh', [path.join(root, 'redis', 'native-cluster.sh'), 'start'], { encoding: 'utf8', timeout: 60_000 });
-  if (restart.status !== 0) throw new Error(`restart failed:\n${restart.stdout}${restart.stderr}`);
+  runClusterScript({ env: {} }, 'start');
   await sleep(1500);
   const after = await view.overview();
   const back = after.nodes.find((node) => node.id === victim.id);

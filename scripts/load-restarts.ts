@@ -5,9 +5,7 @@
  * write the app acknowledged must read back. Prints the counts; exits 1 if a
  * write was lost or a request failed. Loopback only; stops all it started.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Cluster } from 'ioredis';
 import { createApp } from '../src/app';
@@ -15,46 +13,35 @@ import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { clusterOptions, createRedisServices } from '../src/redis';
 import { failures, startLoad } from './lib/load';
+import { nativeCluster, runClusterScript, startFresh } from './lib/native-cluster';
 
-const root = path.join(__dirname, '..');
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
 const WORKERS = Number(process.env.LOAD_WORKERS ?? 8);
-const BASE_PORT = 7800;
-const env = { CLUSTER_DIR: path.join(os.tmpdir(), `redis-cluster-starter-load-${BASE_PORT}`), CLUSTER_BASE_PORT: String(BASE_PORT) };
+const cluster = nativeCluster(7800);
+const BASE_PORT = cluster.basePort;
 const say = (text: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function clusterScript(command: string): string {
-  const result = spawnSync('sh', [path.join(root, 'redis', 'native-cluster.sh'), command], {
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    timeout: 90_000,
-  });
-  if (result.status !== 0) throw new Error(`native-cluster.sh ${command} failed:\n${result.stdout}${result.stderr}`);
-  return result.stdout;
-}
-
 async function restart(port: number): Promise<void> {
-  const pidfile = path.join(env.CLUSTER_DIR, String(port), 'redis.pid');
+  const pidfile = path.join(cluster.dir, String(port), 'redis.pid');
   process.kill(Number(readFileSync(pidfile, 'utf8')), 'SIGTERM');
   for (let waited = 0; existsSync(pidfile); waited += 100) {
     if (waited > 15_000) throw new Error(`node ${port} did not stop within 15 s`);
     await sleep(100);
   }
   // start brings the missing node back and waits until the whole cluster is ok again.
-  clusterScript('start');
+  runClusterScript(cluster, 'start', 90_000);
 }
 
 async function main(): Promise<void> {
-  clusterScript('clean');
-  clusterScript('start');
+  startFresh(cluster);
   const config = loadConfig({
     LOG_LEVEL: 'silent',
     REDIS_CLUSTER_URLS: `127.0.0.1:${BASE_PORT},127.0.0.1:${BASE_PORT + 1},127.0.0.1:${BASE_PORT + 2}`,
   });
-  const cluster = new Cluster(config.redis.nodes, clusterOptions(config.redis));
-  cluster.on('error', () => {});
-  const app = createApp({ ...createRedisServices(cluster, config.redis), logger: createLogger('silent'), config });
+  const client = new Cluster(config.redis.nodes, clusterOptions(config.redis));
+  client.on('error', () => {});
+  const app = createApp({ ...createRedisServices(client, config.redis), logger: createLogger('silent'), config });
 
   let restarts = 0;
   try {
@@ -75,7 +62,7 @@ async function main(): Promise<void> {
     const stats = await load.stop();
 
     const keys = [...stats.acknowledged.keys()];
-    const values = await Promise.all(keys.map((key) => cluster.get(key)));
+    const values = await Promise.all(keys.map((key) => client.get(key)));
     const lost = keys.filter((key, i) => values[i] !== stats.acknowledged.get(key));
     say(
       `done: ${stats.requests} requests, ${failures(stats)} failed (${JSON.stringify(stats.statuses)}, ${stats.networkErrors} without an answer), ` +
@@ -86,8 +73,8 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    await cluster.quit().catch(() => cluster.disconnect());
-    clusterScript('clean');
+    await client.quit().catch(() => client.disconnect());
+    runClusterScript(cluster, 'clean');
   }
 }
 

@@ -1,43 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
+import { nativeCluster } from '../../scripts/lib/native-cluster';
 
-const SCRIPT = path.join(__dirname, '..', '..', 'redis', 'native-cluster.sh');
-
-export interface NativeCluster {
-  basePort: number;
-  dir: string;
-  nodes: { host: string; port: number }[];
-  env: Record<string, string>;
-}
-
-/** A native cluster of our own, on ports nobody else in the suite uses. */
-export function nativeCluster(basePort: number, extraEnv: Record<string, string> = {}): NativeCluster {
-  const dir = path.join(os.tmpdir(), `redis-cluster-starter-test-${basePort}`);
-  const nodes = Array.from({ length: 6 }, (_, i) => ({ host: '127.0.0.1', port: basePort + i }));
-  return { basePort, dir, nodes, env: { CLUSTER_DIR: dir, CLUSTER_BASE_PORT: String(basePort), ...extraEnv } };
-}
-
-/** Runs redis/native-cluster.sh with a deadline; throws with its output if it fails. */
-export function runClusterScript(cluster: NativeCluster, command: 'start' | 'stop' | 'clean' | 'status', timeoutMs = 60_000): string {
-  const result = spawnSync('sh', [SCRIPT, command], {
-    env: { ...process.env, ...cluster.env },
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    killSignal: 'SIGKILL',
-  });
-  const output = `${result.stdout}${result.stderr}`;
-  if (result.status !== 0) {
-    throw new Error(`native-cluster.sh ${command} failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}`);
-  }
-  return output;
-}
-
-/** Starts from nothing, so a run that crashed last time cannot leak state into this one. */
-export function startFresh(cluster: NativeCluster): string {
-  runClusterScript(cluster, 'clean');
-  return runClusterScript(cluster, 'start');
-}
+export * from '../../scripts/lib/native-cluster';
 
 /** The shared cluster every integration test uses; global-setup starts it. */
 export const SHARED_CLUSTER = nativeCluster(7300);
