@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   const plan = retryPlan(config.redis.clusterNodeTimeoutMs);
   const cluster = createRedisCluster(config.redis, createLogger(config.logLevel));
   const { store, view } = createRedisServices(cluster, config.redis);
-  const app = createApp({ store, view, logger: createLogger('silent'), config });
+  const reasons = new Set<string>();
+  const logger = { ...createLogger('silent'), warn: (_msg: string, fields?: Record<string, unknown>) => reasons.add(String(fields?.error)) };
+  const app = createApp({ store, view, logger, config });
 
   const before = await view.overview();
   const victim = before.nodes.find((node) => node.role === 'master' && !node.failed && node.slots.length > 0);
@@ -60,8 +62,9 @@ async function main(): Promise<void> {
   await sleep(2000);
   clearInterval(ticker);
   const total = await load.stop();
-  say(`done: ${total.requests} requests, ${failures(total)} failed, slowest ${Math.round(total.slowestMs)} ms`);
+  say(`done: ${total.requests} requests, ${failures(total)} failed (statuses ${JSON.stringify(total.statuses)}, ${total.networkErrors} without an answer), slowest ${Math.round(total.slowestMs)} ms`);
 
+  if (reasons.size > 0) say(`why requests failed: ${[...reasons].join(' | ')}`);
   say(`starting ${victim.address} again: it rejoins as a replica of its former replica`);
   runClusterScript({ env: {} }, 'start');
   await sleep(1500);

@@ -9,16 +9,21 @@ import { createRedisStore, type KeyValueStore } from './store';
  * closed connection or CLUSTERDOWN after a delay, at most maxRedirections
  * times; its README's rule is retryDelayOnFailover * maxRedirections >
  * cluster-node-timeout. Measured on a native cluster, a master loss takes the
- * node timeout to be flagged plus up to about two seconds of election. Only
- * retries after a closed connection or CLUSTERDOWN wait; the MOVED hops
- * between nodes that disagree during the failover are immediate but use up
- * redirections too (seen here: up to four per round under load), so the
- * rounds of delay alone must outlast the failover. The app's own deadline
- * sits a second beyond it and bounds the whole wait.
+ * node timeout to be flagged plus up to about two seconds of election.
+ * Every retry uses up a redirection, MOVED included: while the dead master is
+ * out of ioredis' pool, a command for its slots goes to a random node, which
+ * answers MOVED to the dead one, and without a delay that ping-pong spent all
+ * redirections in milliseconds (seen here). So MOVED waits too, briefly, and
+ * even an all-MOVED run of redirections outlasts the failover; a closed
+ * connection or CLUSTERDOWN waits longer. The app's own deadline sits a
+ * second beyond the failover and bounds the whole wait.
  */
 export interface RetryPlan {
   maxRedirections: number;
+  /** After a closed connection, CLUSTERDOWN or TRYAGAIN. */
   retryDelayMs: number;
+  /** After MOVED. */
+  movedDelayMs: number;
   /** How long a failover may take and still cost no failed request. */
   failoverMs: number;
   commandDeadlineMs: number;
@@ -29,8 +34,13 @@ const REDIRECTIONS_PER_ROUND = 4;
 
 export function retryPlan(clusterNodeTimeoutMs: number): RetryPlan {
   const failoverMs = 2 * clusterNodeTimeoutMs + 2000;
-  const retryDelayMs = Math.ceil(failoverMs / (MAX_REDIRECTIONS / REDIRECTIONS_PER_ROUND));
-  return { maxRedirections: MAX_REDIRECTIONS, retryDelayMs, failoverMs, commandDeadlineMs: failoverMs + 1000 };
+  return {
+    maxRedirections: MAX_REDIRECTIONS,
+    retryDelayMs: Math.ceil(failoverMs / (MAX_REDIRECTIONS / REDIRECTIONS_PER_ROUND)),
+    movedDelayMs: Math.ceil(failoverMs / MAX_REDIRECTIONS),
+    failoverMs,
+    commandDeadlineMs: failoverMs + 1000,
+  };
 }
 
 export function clusterOptions(config: RedisConfig): ClusterOptions {
@@ -40,6 +50,7 @@ export function clusterOptions(config: RedisConfig): ClusterOptions {
     retryDelayOnFailover: plan.retryDelayMs,
     retryDelayOnClusterDown: plan.retryDelayMs,
     retryDelayOnTryAgain: plan.retryDelayMs,
+    retryDelayOnMoved: plan.movedDelayMs,
     // Batches concurrent commands per node into one write: many more
     // requests per second for free, with no change to the calling code.
     enableAutoPipelining: true,

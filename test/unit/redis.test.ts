@@ -18,6 +18,8 @@ describe('retry settings', () => {
     expect((options.retryDelayOnFailover! * options.maxRedirections!) / 4).toBeGreaterThanOrEqual(plan.failoverMs);
     expect(plan.failoverMs).toBeGreaterThanOrEqual(nodeTimeout + 2000);
     expect(options.retryDelayOnClusterDown).toBe(options.retryDelayOnFailover);
+    // Even if every redirection is a MOVED ping-pong, together they outlast the failover.
+    expect(options.retryDelayOnMoved! * options.maxRedirections!).toBeGreaterThanOrEqual(plan.failoverMs);
     expect(plan.commandDeadlineMs).toBeGreaterThan(plan.failoverMs);
   });
 
