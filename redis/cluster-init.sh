@@ -27,6 +27,7 @@ usage: REDIS_NODES="host:port host:port ..." $0
   CLUSTER_REPLICAS      replicas per master (default 1)
   CLUSTER_INIT_TIMEOUT  seconds to wait for nodes and for cluster_state:ok (default 60)
   REDISCLI_AUTH         password, when the nodes require one
+  REDIS_PASSWORD_FILE   or a file holding it (default /run/secrets/redis-password)
 USAGE
   exit 2
 }
@@ -63,12 +64,15 @@ poll() {
 
 node_answers() { [ "$(cli "$1" ping)" = PONG ]; }
 node_is_ok() { [ "$(info_field "$1" cluster_state)" = ok ]; }
-# A replica counts once its first sync is done; until then a failover of its
-# master would lose data, and CLUSTER SLOTS does not list it.
+# A replica counts once its link to its master is up; until its first sync a
+# failover of that master would lose data.
 replica_is_synced() {
-  role=$(cli "$1" info replication | tr -d '\r' | sed -n 's/^role://p')
-  [ "$role" = master ] ||
-    [ "$(cli "$1" info replication | tr -d '\r' | sed -n 's/^master_link_status://p')" = up ]
+  replication=$(cli "$1" info replication | tr -d '\r')
+  case $replication in
+    *role:master*) return 0 ;;
+    *master_link_status:up*) return 0 ;;
+    *) return 1 ;;
+  esac
 }
 # Gossip spreads who replicates whom; clients asking any node for the slot
 # map (CLUSTER SLOTS) should see every replica, so wait until all nodes do.

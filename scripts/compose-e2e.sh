@@ -108,8 +108,13 @@ wait_for() {
 }
 
 save() { curl -fsS -o /dev/null --max-time 10 -d "key=$1" -d "value=$2" "$APP/save-data"; }
-found() { curl -fsS --max-time 10 -d "key=$1" "$APP/search" | grep -q "data-result=\"found\""; }
-found_value() { curl -fsS --max-time 10 -d "key=$1" "$APP/search" | grep -qF "$2"; }
+# Output is captured before grep: with pipefail, `cmd | grep -q` fails when
+# grep stops reading early and cmd gets SIGPIPE.
+found_value() {
+  local page
+  page=$(curl -fsS --max-time 10 -d "key=$1" "$APP/search") || return 1
+  [[ $page == *'data-result="found"'* && $page == *"$2"* ]]
+}
 initiator_exit() { docker inspect --format '{{.State.ExitCode}}' "$(compose ps -a -q cluster_initiator)"; }
 
 up() {
@@ -121,7 +126,8 @@ up() {
 
 check_cluster() {
   local running masters replicas
-  running=$(compose ps --status running --services | grep -c '^redis-node-')
+  running=$(compose ps --status running --services)
+  running=$(grep -c '^redis-node-' <<<"$running" || true)
   [ "$running" = 6 ] || fail "6 redis nodes running (saw $running)"
   cli --cluster check 127.0.0.1:6379 >"$run_dir/check.txt" || { cat "$run_dir/check.txt"; fail "redis-cli --cluster check"; }
   grep -q 'All 16384 slots covered' "$run_dir/check.txt" || fail "all 16384 slots covered"
@@ -184,7 +190,8 @@ step "down + up, volumes kept"
 compose down --timeout 10 >/dev/null 2>&1
 up
 check_cluster
-compose logs --no-color cluster_initiator | grep -q 'cluster already formed' || fail "initiator saw the formed cluster"
+initiator_log=$(compose logs --no-color cluster_initiator)
+[[ $initiator_log == *'cluster already formed'* ]] || fail "initiator saw the formed cluster"
 found_value e2e:first "saved through the form" || fail "key kept across down + up"
 pass "key kept across down + up; the initiator left the formed cluster alone"
 
