@@ -148,7 +148,8 @@ npm run build --silent
 COMPOSE="$TOOLS_DIR/bin/docker-compose" sh scripts/standin-images.sh
 docker build --network host -t redis-cluster-starter-app:latest . >"$run_dir/build.log" 2>&1 ||
   { cat "$run_dir/build.log"; fail "build the app image"; }
-redis_version=$(compose config --images | sed -n 's/^redis://p' | head -n 1)
+images=$(compose config --images)
+redis_version=$(awk -F: '$1 == "redis" { print $2; exit }' <<<"$images")
 docker build --quiet --build-arg "REDIS_VERSION=$redis_version" \
   -t "redis-cluster-starter-initiator:$redis_version" redis >/dev/null || fail "build the initiator image"
 pass "app and initiator images built from this repository's Dockerfiles"
