@@ -50,8 +50,9 @@ export function createClusterView(client: ViewClient, options: ClusterViewOption
     if (!cached || Date.now() - cached.at > TOPOLOGY_TTL_MS) {
       const nodes = fetchTopology();
       cached = { at: Date.now(), nodes };
+      // A failed read is not kept; a newer one that replaced it meanwhile is.
       nodes.catch(() => {
-        cached = undefined;
+        if (cached?.nodes === nodes) cached = undefined;
       });
     }
     return cached.nodes;
