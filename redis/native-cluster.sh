@@ -76,16 +76,10 @@ start_node() {
     return
   fi
   mkdir -p "$dir"
-  set -- "$here/redis.conf" --port "$port" --bind "$CLUSTER_HOST" \
-    --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
-  # The password goes in through stdin-fed config, not argv, so it never shows
-  # in ps; redis-server reads extra config from stdin when given "-".
-  if [ -n "${REDIS_PASSWORD:-}" ]; then
-    printf 'requirepass "%s"\nmasterauth "%s"\n' "$REDIS_PASSWORD" "$REDIS_PASSWORD" |
-      "$REDIS_SERVER" "$@" -
-  else
-    "$REDIS_SERVER" "$@"
-  fi
+  # The same start script as the containers, so the password is handled alike.
+  REDIS_CONF="$here/redis.conf" REDIS_SERVER="$REDIS_SERVER" sh "$here/node-start.sh" \
+    --port "$port" --bind "$CLUSTER_HOST" --dir "$dir" \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
 }
 
 stop_node() {
