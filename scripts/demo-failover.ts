@@ -4,14 +4,13 @@
  * happens: the requests keep succeeding, only slower, while its replica takes
  * over; then the killed node is started again and rejoins as a replica.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { createRedisCluster, createRedisServices, retryPlan } from '../src/redis';
 import { failures, startLoad } from './lib/load';
-import { runClusterScript } from './lib/native-cluster';
+import { nodePid, runClusterScript } from './lib/native-cluster';
 
 const root = path.join(__dirname, '..');
 const clusterDir = process.env.CLUSTER_DIR ?? path.join(root, '.cluster');
@@ -32,7 +31,7 @@ async function main(): Promise<void> {
   if (before.state !== 'ok' || !victim) throw new Error('the cluster is not healthy: run `npm run cluster:start` first');
   const replica = before.nodes.find((node) => node.masterId === victim.id);
   const port = victim.address.split(':').pop()!;
-  const pid = Number(readFileSync(path.join(clusterDir, port, 'redis.pid'), 'utf8'));
+  const pid = nodePid(clusterDir, port);
 
   say(`cluster ok; ioredis retries every ${plan.retryDelayMs} ms for up to ${plan.maxRedirections} redirections, request deadline ${plan.commandDeadlineMs} ms`);
   say(`8 workers now save and search keys in every slot, through the app over HTTP`);

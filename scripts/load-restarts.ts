@@ -5,15 +5,14 @@
  * write the app acknowledged must read back. Prints the counts; exits 1 if a
  * write was lost or a request failed. Loopback only; stops all it started.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { Cluster } from 'ioredis';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { clusterOptions, createRedisServices } from '../src/redis';
 import { failures, startLoad } from './lib/load';
-import { nativeCluster, runClusterScript, startFresh } from './lib/native-cluster';
+import { nativeCluster, nodePid, nodePidFile, runClusterScript, startFresh } from './lib/native-cluster';
 
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
 const WORKERS = Number(process.env.LOAD_WORKERS ?? 8);
@@ -23,8 +22,8 @@ const say = (text: string) => console.log(`[${new Date().toISOString().slice(11,
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function restart(port: number): Promise<void> {
-  const pidfile = path.join(cluster.dir, String(port), 'redis.pid');
-  process.kill(Number(readFileSync(pidfile, 'utf8')), 'SIGTERM');
+  const pidfile = nodePidFile(cluster.dir, port);
+  process.kill(nodePid(cluster.dir, port), 'SIGTERM');
   for (let waited = 0; existsSync(pidfile); waited += 100) {
     if (waited > 15_000) throw new Error(`node ${port} did not stop within 15 s`);
     await sleep(100);

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -41,4 +42,13 @@ export function runClusterScript(
 export function startFresh(cluster: NativeCluster): string {
   runClusterScript(cluster, 'clean');
   return runClusterScript(cluster, 'start');
+}
+
+/** The pidfile redis/native-cluster.sh gives a node; Redis deletes it on a clean exit. */
+export function nodePidFile(clusterDir: string, port: number | string): string {
+  return path.join(clusterDir, String(port), 'redis.pid');
+}
+
+export function nodePid(clusterDir: string, port: number | string): number {
+  return Number(readFileSync(nodePidFile(clusterDir, port), 'utf8'));
 }

@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { createApp } from '../../src/app';
 import { createRedisServices, retryPlan } from '../../src/redis';
 import { connectCluster, connectNode, eventually } from '../support/cluster-client';
 import { silentLogger, testConfig } from '../support/fakes';
 import { failures, startLoad } from '../../scripts/lib/load';
-import { nativeCluster, runClusterScript, startFresh } from '../support/native-cluster';
+import { nativeCluster, nodePid, runClusterScript, startFresh } from '../support/native-cluster';
 
 // A cluster of its own: this test kills one of its masters.
 const cluster = nativeCluster(7500);
@@ -29,7 +27,7 @@ describe('a master killed under steady load', () => {
       const load = await startLoad(app, 8);
 
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      const pid = Number(readFileSync(path.join(cluster.dir, String(victim), 'redis.pid'), 'utf8'));
+      const pid = nodePid(cluster.dir, victim);
       const killedAt = Date.now();
       process.kill(pid, 'SIGKILL');
 
