@@ -10,12 +10,10 @@ export interface KeyReport extends KeyLocation {
   ttl: number | undefined;
 }
 
-const remaining = (ttl: number): number | undefined => (ttl >= 0 ? ttl : undefined);
-
-/** Value, TTL and location fetched together; ioredis pipelines the two key commands. */
+/** Value, TTL and location fetched together; the location comes from the cached topology. */
 export async function readKeyReport(store: KeyValueStore, view: ClusterView, key: string): Promise<KeyReport> {
-  const [value, ttl, location] = await Promise.all([store.get(key), store.ttl(key), view.locate(key)]);
-  return { key, value, ttl: value === null ? undefined : remaining(ttl), ...location };
+  const [stored, location] = await Promise.all([store.read(key), view.locate(key)]);
+  return { key, value: stored?.value ?? null, ttl: stored?.ttl, ...location };
 }
 
 export async function writeKeyReport(

@@ -112,6 +112,20 @@ describe('the app on a real six-node cluster', () => {
     await request(app).get(`/api/keys/${key}`).expect(404);
   });
 
+  it('reads back the seconds a key has left, and none for a key without expiry', async () => {
+    const app = appOn(client);
+    const key = `integration:ttl-read:${Date.now()}`;
+    await client.set(key, 'for a minute', 'EX', 60);
+    await client.set(`${key}:forever`, 'kept');
+    const expiring = await request(app).get(`/api/keys/${key}`).expect(200);
+    expect(expiring.body).toMatchObject({ value: 'for a minute', ttl: expect.any(Number) });
+    expect(expiring.body.ttl).toBeGreaterThan(55);
+    expect(expiring.body.ttl).toBeLessThanOrEqual(60);
+    const forever = await request(app).get(`/api/keys/${key}:forever`).expect(200);
+    expect(forever.body).toEqual(expect.objectContaining({ value: 'kept' }));
+    expect(forever.body).not.toHaveProperty('ttl');
+  });
+
   it('reports all six nodes, their roles, slots and key counts', async () => {
     const res = await request(appOn(client)).get('/api/cluster').expect(200);
     expect(res.body.state).toBe('ok');

@@ -2,27 +2,21 @@ import calculateSlot from 'cluster-key-slot';
 import type { ClusterOverview, ClusterView } from '../../src/cluster-view';
 import { loadConfig } from '../../src/config';
 import type { Logger } from '../../src/logger';
-import type { KeyValueStore, ScanPage } from '../../src/store';
+import type { KeyValueStore, ScanPage, StoredValue } from '../../src/store';
 import { hashTagOf, type KeyLocation } from '../../src/topology';
 
 /** An in-memory store for unit tests; `fail` makes every call reject with that error. */
 export class FakeStore implements KeyValueStore {
-  readonly data = new Map<string, { value: string; ttl: number | undefined }>();
+  readonly data = new Map<string, StoredValue>();
   fail: Error | undefined;
 
   private check(): void {
     if (this.fail) throw this.fail;
   }
 
-  async get(key: string): Promise<string | null> {
+  async read(key: string): Promise<StoredValue | null> {
     this.check();
-    return this.data.get(key)?.value ?? null;
-  }
-
-  async ttl(key: string): Promise<number> {
-    this.check();
-    const entry = this.data.get(key);
-    return entry ? (entry.ttl ?? -1) : -2;
+    return this.data.get(key) ?? null;
   }
 
   async set(key: string, value: string, ttl?: number): Promise<void> {

@@ -2,7 +2,7 @@ import type { MasterConnections, StoreClient } from '../../src/store';
 import { BadCursorError, createRedisStore, RedisUnavailableError, WrongTypeError } from '../../src/store';
 
 function clientThat(behaviour: () => Promise<unknown>): StoreClient {
-  return { get: behaviour, set: behaviour, ttl: behaviour, del: behaviour, ping: behaviour } as unknown as StoreClient;
+  return { defineCommand: () => {}, readWithTtl: behaviour, set: behaviour, del: behaviour, ping: behaviour } as unknown as StoreClient;
 }
 
 const noMasters: MasterConnections = async () => [];
@@ -23,19 +23,28 @@ describe('createRedisStore', () => {
   it('gives up after its deadline with a temporary error instead of hanging', async () => {
     const store = createRedisStore(clientThat(() => new Promise(() => {})), noMasters, { deadlineMs: 50 });
     const started = Date.now();
-    await expect(store.get('k')).rejects.toThrow(RedisUnavailableError);
+    await expect(store.read('k')).rejects.toThrow(RedisUnavailableError);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it('reports a key of another type as WrongTypeError', async () => {
     const wrongType = new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
     const store = createRedisStore(clientThat(() => Promise.reject(wrongType)), noMasters, { deadlineMs: 1000 });
-    await expect(store.get('h')).rejects.toThrow(WrongTypeError);
+    await expect(store.read('h')).rejects.toThrow(WrongTypeError);
   });
 
   it('reports any other client failure as temporary unavailability', async () => {
     const store = createRedisStore(clientThat(() => Promise.reject(new Error('Connection is closed.'))), noMasters, { deadlineMs: 1000 });
     await expect(store.set('k', 'v')).rejects.toThrow(/Redis is unavailable: Connection is closed/);
+  });
+
+  it.each([
+    [['v', 30], { value: 'v', ttl: 30 }],
+    [['v', -1], { value: 'v', ttl: undefined }],
+    [null, null],
+  ])('reads a value with its seconds left, or none when it never expires: %j', async (reply, expected) => {
+    const store = createRedisStore(clientThat(async () => reply), noMasters, { deadlineMs: 1000 });
+    expect(await store.read('k')).toEqual(expected);
   });
 
   it('scans every master in turn and ends with cursor 0', async () => {
