@@ -149,11 +149,25 @@ describe('errors', () => {
     expect(res.text).toContain('visible internals');
   });
 
-  it('sets security headers', async () => {
+  it('sets the full set of security headers on pages', async () => {
     const { app } = setup();
     const res = await request(app).get('/');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
-    expect(res.headers['content-security-policy']).toBeDefined();
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(res.headers['strict-transport-security']).toBeDefined();
+    expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it.each(['/api/keys/k', '/api/nothing-here'])('keeps the headers that matter to JSON on %s, errors included', async (path) => {
+    const { app, store } = setup();
+    store.data.set('k', { value: 'v', ttl: undefined });
+    const res = await request(app).get(path);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
+    expect(res.headers['cross-origin-resource-policy']).toBe('same-origin');
+    expect(res.headers['x-frame-options']).toBeUndefined();
     expect(res.headers['x-powered-by']).toBeUndefined();
   });
 });
