@@ -18,6 +18,13 @@ function server(): express.Express {
     app.get('/bare', (_req, res) => {
       res.send('ok');
     });
+    // The cost of moving a page's bytes alone, with no Redis and no rendering.
+    const pages = new Map<number, string>();
+    app.get('/bytes/:count', (req, res) => {
+      const count = Math.min(Number(req.params.count) || 0, 1 << 20);
+      if (!pages.has(count)) pages.set(count, 'x'.repeat(count));
+      res.type('html').send(pages.get(count));
+    });
     return app;
   }
   const cluster = createRedisCluster(config.redis, createLogger('silent'));

@@ -1,8 +1,13 @@
 /**
- * npm run bench — requests/s and latency of the app's routes beside two
- * baselines measured in the same run, on a native cluster of its own:
- * a bare Express route (no Redis) and a minimal Express + ioredis route.
- * Each server runs in its own process; autocannon drives it from this one.
+ * npm run bench — requests/s, latency and server CPU per request of the app's
+ * routes beside baselines measured in the same run, on a native cluster of its
+ * own: a bare Express route (no Redis), the same route sending as many bytes
+ * as the app's HTML page, and a minimal Express + ioredis route.
+ *
+ * Each server runs in its own process and autocannon drives it from this one.
+ * Every server stays up for the whole run and the routes take turns, round
+ * after round, so a slow spell of this shared machine lands on every route
+ * alike; each figure is the median over the rounds.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -13,15 +18,19 @@ import autocannon from 'autocannon';
 import { Cluster } from 'ioredis';
 import { nativeCluster, runClusterScript, startFresh } from './lib/native-cluster';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** Per route and round. */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const cluster = nativeCluster(7700);
 const redisEnv = { REDIS_CLUSTER_URLS: cluster.nodes.slice(0, 3).map((n) => `${n.host}:${n.port}`).join(',') };
 const KEY = 'bench:key';
 
+type ServerKind = 'bare' | 'minimal' | 'app';
+
 interface Route {
   name: string;
-  server: 'bare' | 'minimal' | 'app';
+  server: ServerKind;
   method: 'GET' | 'POST' | 'PUT';
   path: string;
   body?: string;
@@ -30,6 +39,8 @@ interface Route {
 
 const ROUTES: Route[] = [
   { name: 'baseline: bare Express', server: 'bare', method: 'GET', path: '/bare' },
+  // The path is completed once the app's search page has been measured: same bytes, no work.
+  { name: 'baseline: bare Express, as many bytes as the HTML search page', server: 'bare', method: 'GET', path: '/bytes/' },
   { name: 'baseline: Express + ioredis GET', server: 'minimal', method: 'GET', path: `/get/${KEY}` },
   { name: 'baseline: Express + ioredis SET', server: 'minimal', method: 'PUT', path: `/set/${KEY}`, body: '{"value":"v"}', type: 'application/json' },
   { name: 'app: search, JSON (GET /api/keys/:key)', server: 'app', method: 'GET', path: `/api/keys/${KEY}` },
@@ -38,7 +49,7 @@ const ROUTES: Route[] = [
   { name: 'app: save, HTML (POST /save-data)', server: 'app', method: 'POST', path: '/save-data', body: `key=${KEY}&value=v`, type: 'application/x-www-form-urlencoded' },
 ];
 
-async function startServer(kind: Route['server']): Promise<{ child: ChildProcess; port: number }> {
+async function startServer(kind: ServerKind): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench-server.ts'), kind], {
     env: { ...process.env, ...redisEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -50,7 +61,7 @@ async function startServer(kind: Route['server']): Promise<{ child: ChildProcess
   return { child, port: (JSON.parse(line) as { port: number }).port };
 }
 
-function rssMb(pid: number | undefined): number | undefined {
+function peakRssMb(pid: number | undefined): number | undefined {
   try {
     const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb ? Math.round(Number(kb) / 1024) : undefined;
@@ -58,6 +69,18 @@ function rssMb(pid: number | undefined): number | undefined {
     return undefined;
   }
 }
+
+/** CPU seconds a process has used (user + system), from /proc; Linux counts them in 1/100 s. */
+function cpuSeconds(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
 
 async function measure(port: number, route: Route, seconds: number) {
   const result = await autocannon({
@@ -70,11 +93,20 @@ async function measure(port: number, route: Route, seconds: number) {
   });
   return {
     rps: result.requests.average,
+    requests: result.requests.total,
+    bytes: result.throughput.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
   };
+}
+
+interface Row {
+  route: Route;
+  rounds: Awaited<ReturnType<typeof measure>>[];
+  cpuSeconds: number;
+  rss?: number | undefined;
 }
 
 async function main(): Promise<void> {
@@ -84,42 +116,75 @@ async function main(): Promise<void> {
   await seed.set(KEY, 'v');
   await seed.quit();
 
-  const rows: { route: Route; rps: number; p50: number; p99: number; non2xx: number; errors: number; rss?: number }[] = [];
+  const servers = new Map<ServerKind, { child: ChildProcess; port: number }>();
+  const rows: Row[] = ROUTES.map((route) => ({ route, rounds: [], cpuSeconds: 0 }));
+  const bare = ROUTES[0]!;
   try {
-    for (const kind of ['bare', 'minimal', 'app'] as const) {
-      const { child, port } = await startServer(kind);
-      try {
-        for (const route of ROUTES.filter((r) => r.server === kind)) {
-          await measure(port, route, 1); // warm-up: JIT, connections, slot cache
-          rows.push({ route, ...(await measure(port, route, SECONDS)), rss: rssMb(child.pid) });
-        }
-      } finally {
-        child.kill('SIGTERM');
+    for (const kind of ['bare', 'minimal', 'app'] as const) servers.set(kind, await startServer(kind));
+    const run = async (row: Row, seconds: number) => {
+      const { child, port } = servers.get(row.route.server)!;
+      const before = cpuSeconds(child.pid);
+      const result = await measure(port, row.route, seconds);
+      row.cpuSeconds += cpuSeconds(child.pid) - before;
+      return result;
+    };
+    for (const row of rows) {
+      if (row.route.path === '/bytes/') {
+        // Whole responses, headers included, as long as the page's.
+        const perResponse = async (route: Route) => {
+          const { bytes, requests } = await measure(servers.get(route.server)!.port, route, 1);
+          return bytes / requests;
+        };
+        const page = await perResponse(rows.find((r) => r.route.path === '/search')!.route);
+        const bareHeaders = (await perResponse(bare)) - 'ok'.length;
+        row.route.path += String(Math.round(page - bareHeaders));
       }
+      await measure(servers.get(row.route.server)!.port, row.route, 1); // warm-up: JIT, connections, slot cache
+      row.cpuSeconds = 0;
     }
+    for (let round = 0; round < ROUNDS; round += 1) {
+      for (const row of rows) row.rounds.push(await run(row, SECONDS));
+    }
+    for (const row of rows) row.rss = peakRssMb(servers.get(row.route.server)!.child.pid);
   } finally {
+    for (const { child } of servers.values()) child.kill('SIGTERM');
     runClusterScript(cluster, 'clean');
   }
 
-  const rpsOf = (name: string) => rows.find((row) => row.route.name === name)!.rps;
-  const bare = rpsOf('baseline: bare Express');
-  const get = rpsOf('baseline: Express + ioredis GET');
-  const set = rpsOf('baseline: Express + ioredis SET');
-  const against = (row: (typeof rows)[number]) =>
-    row.route.server === 'bare' ? bare : row.route.method === 'GET' || row.route.path === '/search' ? get : set;
+  const figures = rows.map((row) => ({
+    ...row,
+    rps: median(row.rounds.map((r) => r.rps)),
+    p50: median(row.rounds.map((r) => r.p50)),
+    p99: median(row.rounds.map((r) => r.p99)),
+    cpuUs: (row.cpuSeconds * 1e6) / row.rounds.reduce((sum, r) => sum + r.requests, 0),
+    non2xx: row.rounds.reduce((sum, r) => sum + r.non2xx, 0),
+    errors: row.rounds.reduce((sum, r) => sum + r.errors, 0),
+  }));
+  const byName = (name: string) => figures.find((row) => row.route.name === name)!;
+  const bareFigures = byName('baseline: bare Express');
+  const get = byName('baseline: Express + ioredis GET');
+  const set = byName('baseline: Express + ioredis SET');
+  const baselineOf = (row: (typeof figures)[number]) =>
+    row.route.server === 'bare' ? bareFigures : row.route.method === 'GET' || row.route.path === '/search' ? get : set;
+  const percent = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
 
-  console.log(`\nnpm run bench: ${CONNECTIONS} connections, ${SECONDS} s per route, Node ${process.version}, ${os.cpus().length} CPUs`);
+  console.log(
+    `\nnpm run bench: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s per route, ` +
+      `Node ${process.version}, ${os.cpus().length} CPUs; medians over the rounds`,
+  );
   console.log(`native cluster start-up (six nodes to cluster_state:ok, shipped initiator): ${startupMs} ms\n`);
-  console.log('| route | req/s | p50 ms | p99 ms | vs bare | vs minimal ioredis (same command) | non-2xx | errors | server peak RSS MB |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const row of rows) {
-    const vsBare = `${Math.round((row.rps / bare) * 100)}%`;
-    const vsMinimal = row.route.server === 'bare' ? '' : `${Math.round((row.rps / against(row)) * 100)}%`;
+  console.log(
+    '| route | req/s | p50 ms | p99 ms | vs bare | vs minimal ioredis (same command) | server CPU µs/request | non-2xx | errors | server peak RSS MB |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const row of figures) {
+    const vsMinimal = row.route.server === 'bare' ? '' : percent(row.rps, baselineOf(row).rps);
     console.log(
-      `| ${row.route.name} | ${Math.round(row.rps)} | ${row.p50} | ${row.p99} | ${vsBare} | ${vsMinimal} | ${row.non2xx} | ${row.errors} | ${row.rss ?? 'n/a'} |`,
+      `| ${row.route.name} | ${Math.round(row.rps)} | ${row.p50} | ${row.p99} | ${percent(row.rps, bareFigures.rps)} | ${vsMinimal} | ` +
+        `${row.cpuUs.toFixed(1)} | ${row.non2xx} | ${row.errors} | ${row.rss ?? 'n/a'} |`,
     );
   }
-  if (rows.some((row) => row.non2xx > 0 || row.errors > 0)) {
+  if (figures.some((row) => row.non2xx > 0 || row.errors > 0)) {
     console.error('\nsome requests failed: the figures above are not comparable');
     process.exitCode = 1;
   }
