@@ -35,12 +35,13 @@ interface Route {
   path: string;
   body?: string;
   type?: string;
+  /** Send as many bytes as this route's responses: the path then ends with the count. */
+  bytesOf?: string;
 }
 
 const ROUTES: Route[] = [
   { name: 'baseline: bare Express', server: 'bare', method: 'GET', path: '/bare' },
-  // The path is completed once the app's search page has been measured: same bytes, no work.
-  { name: 'baseline: bare Express, as many bytes as the HTML search page', server: 'bare', method: 'GET', path: '/bytes/' },
+  { name: 'baseline: bare Express, as many bytes as the HTML search page', server: 'bare', method: 'GET', path: '/bytes/', bytesOf: '/search' },
   { name: 'baseline: Express + ioredis GET', server: 'minimal', method: 'GET', path: `/get/${KEY}` },
   { name: 'baseline: Express + ioredis SET', server: 'minimal', method: 'PUT', path: `/set/${KEY}`, body: '{"value":"v"}', type: 'application/json' },
   { name: 'app: search, JSON (GET /api/keys/:key)', server: 'app', method: 'GET', path: `/api/keys/${KEY}` },
@@ -128,19 +129,18 @@ async function main(): Promise<void> {
       row.cpuSeconds += cpuSeconds(child.pid) - before;
       return result;
     };
+    const bytesPerResponse = async (route: Route) => {
+      const { bytes, requests } = await measure(servers.get(route.server)!.port, route, 1);
+      return bytes / requests;
+    };
     for (const row of rows) {
-      if (row.route.path === '/bytes/') {
-        // Whole responses, headers included, as long as the page's.
-        const perResponse = async (route: Route) => {
-          const { bytes, requests } = await measure(servers.get(route.server)!.port, route, 1);
-          return bytes / requests;
-        };
-        const page = await perResponse(rows.find((r) => r.route.path === '/search')!.route);
-        const bareHeaders = (await perResponse(bare)) - 'ok'.length;
-        row.route.path += String(Math.round(page - bareHeaders));
+      if (row.route.bytesOf) {
+        // Whole responses as long as the other route's, headers included.
+        const target = await bytesPerResponse(ROUTES.find((route) => route.path === row.route.bytesOf)!);
+        const bareHeaders = (await bytesPerResponse(bare)) - 'ok'.length;
+        row.route = { ...row.route, path: `${row.route.path}${Math.round(target - bareHeaders)}` };
       }
       await measure(servers.get(row.route.server)!.port, row.route, 1); // warm-up: JIT, connections, slot cache
-      row.cpuSeconds = 0;
     }
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const row of rows) row.rounds.push(await run(row, SECONDS));
