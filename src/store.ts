@@ -3,7 +3,8 @@ import type { Cluster, Result } from 'ioredis';
 /**
  * Reads a string and its time to live in one command. Run inside Redis, the
  * two reads describe the same moment (a key cannot expire between them), and
- * one command costs the client about half of what GET plus TTL do.
+ * the client sends and parses one command instead of two. The key is passed
+ * in KEYS, so the cluster client routes the script to the key's master.
  */
 const READ_WITH_TTL = {
   numberOfKeys: 1,
