@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisNodeAddress } from './config';
 import { withDeadline } from './store';
-import { locateKey, parseClusterNodes, type ClusterNodeInfo, type KeyLocation } from './topology';
+import { locateKey, mapSlots, parseClusterNodes, type ClusterNodeInfo, type KeyLocation, type SlotMap } from './topology';
 
 export interface NodeStats extends ClusterNodeInfo {
   /** False when this app has no live connection to the node. */
@@ -25,6 +25,11 @@ export interface ClusterView {
 
 export type ViewClient = Pick<Cluster, 'cluster' | 'nodes'>;
 
+interface Topology {
+  nodes: ClusterNodeInfo[];
+  slots: SlotMap;
+}
+
 /** The topology changes rarely; one CLUSTER NODES a second is plenty for every request. */
 const TOPOLOGY_TTL_MS = 1000;
 const NODE_STATS_DEADLINE_MS = 1000;
@@ -41,21 +46,21 @@ export interface ClusterViewOptions {
 }
 
 export function createClusterView(client: ViewClient, options: ClusterViewOptions) {
-  let cached: { at: number; nodes: Promise<ClusterNodeInfo[]> } | undefined;
+  let cached: { at: number; topology: Promise<Topology> } | undefined;
 
   const fetchTopology = (): Promise<ClusterNodeInfo[]> =>
     withDeadline(options.deadlineMs, async () => parseClusterNodes((await client.cluster('NODES')) as string));
 
-  const topology = (): Promise<ClusterNodeInfo[]> => {
+  const topology = (): Promise<Topology> => {
     if (!cached || Date.now() - cached.at > TOPOLOGY_TTL_MS) {
-      const nodes = fetchTopology();
-      cached = { at: Date.now(), nodes };
+      const read = fetchTopology().then((nodes) => ({ nodes, slots: mapSlots(nodes) }));
+      cached = { at: Date.now(), topology: read };
       // A failed read is not kept; a newer one that replaced it meanwhile is.
-      nodes.catch(() => {
-        if (cached?.nodes === nodes) cached = undefined;
+      read.catch(() => {
+        if (cached?.topology === read) cached = undefined;
       });
     }
-    return cached.nodes;
+    return cached.topology;
   };
 
   /** Where this process reaches a node that the cluster announces at `address`. */
@@ -90,7 +95,7 @@ export function createClusterView(client: ViewClient, options: ClusterViewOption
   };
 
   const view: ClusterView = {
-    locate: async (key) => locateKey(await topology(), key),
+    locate: async (key) => locateKey((await topology()).slots, key),
     overview: async () => {
       const [nodes, info] = await Promise.all([
         fetchTopology(),
@@ -108,7 +113,7 @@ export function createClusterView(client: ViewClient, options: ClusterViewOption
 
   /** Live masters in address order, for the store's SCAN across the cluster. */
   const masterConnections = async () =>
-    (await topology())
+    (await topology()).nodes
       .filter((node) => node.role === 'master' && !node.failed && node.slots.length > 0)
       .sort((a, b) => a.address.localeCompare(b.address, 'en', { numeric: true }))
       .map((node) => connectionTo(node.address))

@@ -1,5 +1,7 @@
 import calculateSlot from 'cluster-key-slot';
 
+export const SLOT_COUNT = 16384;
+
 export interface NodeRef {
   id: string;
   address: string;
@@ -18,8 +20,8 @@ export interface KeyLocation {
   slot: number;
   /** The part between the first "{" and the next "}", if any: only it is hashed. */
   hashTag: string | undefined;
-  master: NodeRef | undefined;
-  replicas: NodeRef[];
+  master: Readonly<NodeRef> | undefined;
+  replicas: readonly Readonly<NodeRef>[];
 }
 
 /** Parses CLUSTER NODES: "<id> <ip:port@cport[,hostname]> <flags> <master> <ping> <pong> <epoch> <link> <slot>...". */
@@ -51,18 +53,35 @@ export function hashTagOf(key: string): string | undefined {
   return close > open + 1 ? key.slice(open + 1, close) : undefined;
 }
 
-function ownsSlot(node: ClusterNodeInfo, slot: number): boolean {
-  return node.slots.some((range) => {
-    const [start, end] = range.split('-').map(Number);
-    return start !== undefined && slot >= start && slot <= (end ?? start);
-  });
+/** The master serving a slot and its live replicas; shared by every key in its slots, so frozen. */
+export interface SlotOwner {
+  readonly master: Readonly<NodeRef>;
+  readonly replicas: readonly Readonly<NodeRef>[];
 }
 
-const ref = ({ id, address }: NodeRef): NodeRef => ({ id, address });
+/** Every slot's owner, indexed once per topology read: a key's lookup is then one array access. */
+export type SlotMap = readonly (SlotOwner | undefined)[];
 
-export function locateKey(nodes: ClusterNodeInfo[], key: string): KeyLocation {
+const ref = ({ id, address }: NodeRef): Readonly<NodeRef> => Object.freeze({ id, address });
+
+export function mapSlots(nodes: ClusterNodeInfo[]): SlotMap {
+  const owners: (SlotOwner | undefined)[] = new Array<SlotOwner | undefined>(SLOT_COUNT).fill(undefined);
+  for (const master of nodes) {
+    if (master.role !== 'master' || master.failed) continue;
+    const owner: SlotOwner = Object.freeze({
+      master: ref(master),
+      replicas: Object.freeze(nodes.filter((node) => node.masterId === master.id && !node.failed).map(ref)),
+    });
+    for (const range of master.slots) {
+      const [start = NaN, end = start] = range.split('-').map(Number);
+      for (let slot = start; slot <= end && slot < SLOT_COUNT; slot += 1) owners[slot] = owner;
+    }
+  }
+  return owners;
+}
+
+export function locateKey(slots: SlotMap, key: string): KeyLocation {
   const slot = calculateSlot(key);
-  const master = nodes.find((node) => node.role === 'master' && !node.failed && ownsSlot(node, slot));
-  const replicas = master ? nodes.filter((node) => node.masterId === master.id && !node.failed).map(ref) : [];
-  return { slot, hashTag: hashTagOf(key), master: master && ref(master), replicas };
+  const owner = slots[slot];
+  return { slot, hashTag: hashTagOf(key), master: owner?.master, replicas: owner?.replicas ?? [] };
 }

@@ -1,5 +1,5 @@
 import calculateSlot from 'cluster-key-slot';
-import { hashTagOf, locateKey, parseClusterNodes } from '../../src/topology';
+import { hashTagOf, locateKey, mapSlots, parseClusterNodes } from '../../src/topology';
 
 const NODES = `
 07c3 10.0.0.11:6379@16379 myself,master - 0 0 1 connected 0-5460
@@ -29,10 +29,11 @@ describe('parseClusterNodes', () => {
 
 describe('locateKey', () => {
   const nodes = parseClusterNodes(NODES);
+  const slots = mapSlots(nodes);
 
   it('finds the master owning the slot and its live replicas', () => {
     const key = 'user:1';
-    const location = locateKey(nodes, key);
+    const location = locateKey(slots, key);
     expect(location.slot).toBe(calculateSlot(key));
     const owner = nodes.find((n) => n.role === 'master' && n.slots.some((r) => {
       const [a, b] = r.split('-').map(Number);
@@ -47,12 +48,22 @@ describe('locateKey', () => {
       const slot = calculateSlot(k);
       return slot >= 5461 && slot <= 10922;
     })!;
-    expect(locateKey(nodes, key).replicas).toEqual([]);
+    expect(locateKey(slots, key).replicas).toEqual([]);
+  });
+
+  it('knows no master for the slots of a failed master, and a single-slot range', () => {
+    const failed = mapSlots(parseClusterNodes(`
+07c3 10.0.0.11:6379@16379 master,fail - 0 0 1 disconnected 0-5460
+e7d1 10.0.0.14:6379@16379 master - 0 1 4 connected 5461-16382 16383
+`));
+    const inFailedRange = Array.from({ length: 200 }, (_, i) => `k${i}`).find((k) => calculateSlot(k) <= 5460)!;
+    expect(locateKey(failed, inFailedRange)).toMatchObject({ master: undefined, replicas: [] });
+    expect(failed[16383]?.master.id).toBe('e7d1');
   });
 
   it('puts keys with the same hash tag in the same slot', () => {
-    expect(locateKey(nodes, '{user1}:a').slot).toBe(locateKey(nodes, '{user1}:b').slot);
-    expect(locateKey(nodes, '{user1}:a').hashTag).toBe('user1');
+    expect(locateKey(slots, '{user1}:a').slot).toBe(locateKey(slots, '{user1}:b').slot);
+    expect(locateKey(slots, '{user1}:a').hashTag).toBe('user1');
   });
 });
 
