@@ -22,4 +22,10 @@ case $password in
   *\"* | *\\*) echo "node-start: the password must not contain \" or \\" >&2; exit 2 ;;
 esac
 # redis-server reads extra config from stdin when its last argument is "-".
-printf 'requirepass "%s"\nmasterauth "%s"\n' "$password" "$password" | exec "$REDIS_SERVER" "$REDIS_CONF" "$@" -
+# A here-document, not a pipe: in a pipeline exec would replace only a
+# subshell, leaving this shell as the container's PID 1, which ignores SIGTERM,
+# so `docker compose stop` would wait 10 s and then SIGKILL Redis.
+exec "$REDIS_SERVER" "$REDIS_CONF" "$@" - <<EOF
+requirepass "$password"
+masterauth "$password"
+EOF

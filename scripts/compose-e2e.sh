@@ -208,6 +208,10 @@ wait_for 10 "key replicated before the failover" replicated
 echo "$key lives on $owner ($service); stopping it"
 stopped_at=$SECONDS
 compose stop "$service" >/dev/null 2>&1
+# 0: Redis got SIGTERM and shut down cleanly; 137: it ignored it and was SIGKILLed after the grace period.
+stop_exit=$(docker inspect --format '{{.State.ExitCode}}' "$(compose ps -a -q "$service")")
+[ "$stop_exit" = 0 ] || fail "$service did not shut down on SIGTERM (exit $stop_exit after $((SECONDS - stopped_at))s)"
+pass "$service shut down cleanly on SIGTERM in $((SECONDS - stopped_at))s"
 wait_for 60 "the app saves to the failed master's slots again" save "$key" after
 echo "writes to that slot resumed $((SECONDS - stopped_at))s after the stop"
 found_value "$key" after || fail "read back after failover"
