@@ -78,7 +78,8 @@ export function createRedisCluster(config: RedisConfig, logger: Logger): Cluster
 
 /** The two things routes use, both over one Cluster client with the same deadline. */
 export function createRedisServices(cluster: Cluster, config: RedisConfig): { store: KeyValueStore; view: ClusterView } {
-  const deadlineMs = retryPlan(config.clusterNodeTimeoutMs).commandDeadlineMs;
+  const plan = retryPlan(config.clusterNodeTimeoutMs);
+  const deadlineMs = plan.commandDeadlineMs;
   const { view, masterConnections } = createClusterView(cluster, {
     deadlineMs,
     natMap: config.natMap,
@@ -96,5 +97,5 @@ export function createRedisServices(cluster: Cluster, config: RedisConfig): { st
         // The caller reports the node as unreachable; nothing more to log.
       }),
   });
-  return { store: createRedisStore(cluster, masterConnections, { deadlineMs }), view };
+  return { store: createRedisStore(cluster, masterConnections, { deadlineMs, redirectionDelayMs: plan.movedDelayMs }), view };
 }

@@ -91,7 +91,41 @@ export async function withDeadline<T>(deadlineMs: number, work: () => Promise<T>
   }
 }
 
-export type StoreClient = Pick<Cluster, 'defineCommand' | 'readWithTtl' | 'set' | 'del' | 'ping'>;
+export type StoreClient = Pick<Cluster, 'defineCommand' | 'readWithTtl' | 'set' | 'del' | 'ping' | 'refreshSlotsCache'>;
+
+/**
+ * ioredis follows MOVED and ASK by itself, except in an auto-pipelined batch
+ * whose commands got different answers (two slots of one master, one of which
+ * has just moved or lost its master): then each command gets its bare
+ * redirection, or the batch fails to be sent again at all (ioredis issues
+ * #2075 and #1734). Either way the command did not run, so sending it again is
+ * safe, writes included.
+ */
+const UNFOLLOWED_REDIRECTION = /^(MOVED|ASK) \d+ |^All keys in the pipeline should belong to the same slots allocation group/;
+
+async function followRedirections<T>(
+  work: () => Promise<T>,
+  client: Pick<StoreClient, 'refreshSlotsCache'>,
+  delayMs: number,
+  until: number,
+): Promise<T> {
+  for (;;) {
+    try {
+      return await work();
+    } catch (error) {
+      const redirected = error instanceof Error && UNFOLLOWED_REDIRECTION.test(error.message);
+      if (!redirected || Date.now() + delayMs >= until) throw error;
+      client.refreshSlotsCache();
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+export interface StoreOptions {
+  deadlineMs: number;
+  /** The pause before sending again a command that ioredis handed back redirected. */
+  redirectionDelayMs: number;
+}
 
 /** The masters to scan, in a stable order, each with a connection that runs SCAN. */
 export type MasterConnections = () => Promise<{ scan: Cluster['scan'] }[]>;
@@ -104,18 +138,23 @@ function parseCursor(cursor: string, masters: number): { index: number; position
   return { index, position: match[2] };
 }
 
-export function createRedisStore(client: StoreClient, masters: MasterConnections, options: { deadlineMs: number }): KeyValueStore {
-  const { deadlineMs } = options;
+export function createRedisStore(client: StoreClient, masters: MasterConnections, options: StoreOptions): KeyValueStore {
+  const { deadlineMs, redirectionDelayMs } = options;
   client.defineCommand('readWithTtl', READ_WITH_TTL);
+  /** One command on one key, within the deadline. */
+  const command = <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    const until = Date.now() + deadlineMs;
+    return withDeadline(deadlineMs, () => followRedirections(work, client, redirectionDelayMs, until), key);
+  };
   return {
     read: async (key) => {
-      const found = await withDeadline(deadlineMs, () => client.readWithTtl(key), key);
+      const found = await command(key, () => client.readWithTtl(key));
       return found && { value: found[0], ttl: found[1] >= 0 ? found[1] : undefined };
     },
     set: async (key, value, ttlSeconds) => {
-      await withDeadline(deadlineMs, () => (ttlSeconds ? client.set(key, value, 'EX', ttlSeconds) : client.set(key, value)), key);
+      await command(key, () => (ttlSeconds ? client.set(key, value, 'EX', ttlSeconds) : client.set(key, value)));
     },
-    del: async (key) => (await withDeadline(deadlineMs, () => client.del(key), key)) > 0,
+    del: async (key) => (await command(key, () => client.del(key))) > 0,
     scan: ({ match, count, cursor }) =>
       withDeadline(deadlineMs, async () => {
         const nodes = await masters();

@@ -1,9 +1,18 @@
 import type { MasterConnections, StoreClient } from '../../src/store';
 import { BadCursorError, createRedisStore, RedisUnavailableError, WrongTypeError } from '../../src/store';
 
-function clientThat(behaviour: () => Promise<unknown>): StoreClient {
-  return { defineCommand: () => {}, readWithTtl: behaviour, set: behaviour, del: behaviour, ping: behaviour } as unknown as StoreClient;
+function clientThat(behaviour: () => Promise<unknown>, onRefresh: () => void = () => {}): StoreClient {
+  return {
+    defineCommand: () => {},
+    readWithTtl: behaviour,
+    set: behaviour,
+    del: behaviour,
+    ping: behaviour,
+    refreshSlotsCache: onRefresh,
+  } as unknown as StoreClient;
 }
+
+const options = (deadlineMs: number) => ({ deadlineMs, redirectionDelayMs: 10 });
 
 const noMasters: MasterConnections = async () => [];
 
@@ -21,7 +30,7 @@ function mastersWith(...keysPerMaster: string[][]): MasterConnections {
 
 describe('createRedisStore', () => {
   it('gives up after its deadline with a temporary error instead of hanging', async () => {
-    const store = createRedisStore(clientThat(() => new Promise(() => {})), noMasters, { deadlineMs: 50 });
+    const store = createRedisStore(clientThat(() => new Promise(() => {})), noMasters, options(50));
     const started = Date.now();
     await expect(store.read('k')).rejects.toThrow(RedisUnavailableError);
     expect(Date.now() - started).toBeLessThan(1000);
@@ -29,12 +38,12 @@ describe('createRedisStore', () => {
 
   it('reports a key of another type as WrongTypeError', async () => {
     const wrongType = new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
-    const store = createRedisStore(clientThat(() => Promise.reject(wrongType)), noMasters, { deadlineMs: 1000 });
+    const store = createRedisStore(clientThat(() => Promise.reject(wrongType)), noMasters, options(1000));
     await expect(store.read('h')).rejects.toThrow(WrongTypeError);
   });
 
   it('reports any other client failure as temporary unavailability', async () => {
-    const store = createRedisStore(clientThat(() => Promise.reject(new Error('Connection is closed.'))), noMasters, { deadlineMs: 1000 });
+    const store = createRedisStore(clientThat(() => Promise.reject(new Error('Connection is closed.'))), noMasters, options(1000));
     await expect(store.set('k', 'v')).rejects.toThrow(/Redis is unavailable: Connection is closed/);
   });
 
@@ -43,12 +52,50 @@ describe('createRedisStore', () => {
     [['v', -1], { value: 'v', ttl: undefined }],
     [null, null],
   ])('reads a value with its seconds left, or none when it never expires: %j', async (reply, expected) => {
-    const store = createRedisStore(clientThat(async () => reply), noMasters, { deadlineMs: 1000 });
+    const store = createRedisStore(clientThat(async () => reply), noMasters, options(1000));
     expect(await store.read('k')).toEqual(expected);
   });
 
+  it('sends a command again after a redirection ioredis handed back, once the slot map is refreshed', async () => {
+    let attempts = 0;
+    let refreshes = 0;
+    const movedTwice = async () => {
+      attempts += 1;
+      if (attempts <= 2) throw new Error('MOVED 4329 127.0.0.1:7001');
+      return ['v', -1];
+    };
+    const store = createRedisStore(clientThat(movedTwice, () => (refreshes += 1)), noMasters, options(1000));
+    expect(await store.read('k')).toEqual({ value: 'v', ttl: undefined });
+    expect({ attempts, refreshes }).toEqual({ attempts: 3, refreshes: 2 });
+  });
+
+  it('stops sending a redirected command at the deadline, with a temporary error', async () => {
+    let attempts = 0;
+    const alwaysMoved = async () => {
+      attempts += 1;
+      throw new Error('MOVED 4329 127.0.0.1:7001');
+    };
+    const store = createRedisStore(clientThat(alwaysMoved), noMasters, options(100));
+    await expect(store.set('k', 'v')).rejects.toThrow(RedisUnavailableError);
+    const atDeadline = attempts;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(atDeadline).toBeGreaterThan(1);
+    expect(attempts).toBe(atDeadline);
+  });
+
+  it('does not send again a command that failed for any other reason', async () => {
+    let attempts = 0;
+    const closed = async () => {
+      attempts += 1;
+      throw new Error('Connection is closed.');
+    };
+    const store = createRedisStore(clientThat(closed), noMasters, options(1000));
+    await expect(store.del('k')).rejects.toThrow(RedisUnavailableError);
+    expect(attempts).toBe(1);
+  });
+
   it('scans every master in turn and ends with cursor 0', async () => {
-    const store = createRedisStore(clientThat(async () => null), mastersWith(['a', 'b', 'c'], ['d']), { deadlineMs: 1000 });
+    const store = createRedisStore(clientThat(async () => null), mastersWith(['a', 'b', 'c'], ['d']), options(1000));
     const pages = [];
     let cursor = '0';
     do {
@@ -61,7 +108,7 @@ describe('createRedisStore', () => {
   });
 
   it.each(['7:0', 'abc', '1:', '-1:0'])('refuses a cursor it did not hand out: %s', async (cursor) => {
-    const store = createRedisStore(clientThat(async () => null), mastersWith(['a'], ['b']), { deadlineMs: 1000 });
+    const store = createRedisStore(clientThat(async () => null), mastersWith(['a'], ['b']), options(1000));
     await expect(store.scan({ match: '*', count: 2, cursor })).rejects.toThrow(BadCursorError);
   });
 });
