@@ -16,6 +16,7 @@ COPY --chown=node:node package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --chown=node:node --from=build /app/dist ./dist
 COPY --chown=node:node views ./views
+COPY --chown=node:node public ./public
 USER node
 EXPOSE 4000
 # node directly, not npm start: npm would swallow SIGTERM and skip the graceful shutdown.

@@ -154,9 +154,28 @@ describe('errors', () => {
     const res = await request(app).get('/');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(res.headers['content-security-policy']).toContain("style-src 'self';");
+    expect(res.headers['content-security-policy']).not.toContain('unsafe-inline');
+    expect(res.text).toContain('<link rel="stylesheet" href="/static/app.css">');
     expect(res.headers['strict-transport-security']).toBeDefined();
     expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
     expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('serves the stylesheet with a cache lifetime and the page headers', async () => {
+    const { app } = setup();
+    const res = await request(app).get('/static/app.css').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/css/);
+    expect(res.headers['cache-control']).toBe('public, max-age=3600');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.text).toContain('body {');
+  });
+
+  it.each(['/static/', '/static/../package.json', '/static/%2e%2e/package.json'])('serves nothing else from disk: %s', async (path) => {
+    const { app } = setup();
+    const res = await request(app).get(path);
+    expect(res.status).toBe(404);
+    expect(res.text).not.toContain('"dependencies"');
   });
 
   it.each(['/api/keys/k', '/api/nothing-here'])('keeps the headers that matter to JSON on %s, errors included', async (path) => {
