@@ -67,6 +67,17 @@ describe('the pages in a real browser', () => {
     expect(await page.locator('[data-result="found"]').textContent()).toContain('found me');
   });
 
+  it('styles the page from its stylesheet, with nothing refused by the Content-Security-Policy', async () => {
+    const complaints: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') complaints.push(message.text());
+    });
+    await page.goto(base);
+    // A string: the tests compile without the DOM's types.
+    expect(await page.evaluate<string>('getComputedStyle(document.body).maxWidth')).toBe('832px');
+    expect(complaints).toEqual([]);
+  });
+
   it('shows all six nodes on the cluster page, reached from the home page link', async () => {
     await page.goto(base);
     await page.click('nav a[href="/cluster"]');
