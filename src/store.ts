@@ -72,14 +72,20 @@ export class BadCursorError extends Error {
  * Runs a Redis call with a deadline and turns client failures into the two
  * errors routes understand. ioredis queues commands while it has no
  * connection, so without a deadline a request would hang while Redis is down.
+ * `work` can ask whether the deadline has passed, so as not to start anything
+ * new once the caller has been told it failed.
  */
-export async function withDeadline<T>(deadlineMs: number, work: () => Promise<T>, key?: string): Promise<T> {
+export async function withDeadline<T>(deadlineMs: number, work: (expired: () => boolean) => Promise<T>, key?: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let expired = false;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${deadlineMs} ms`)), deadlineMs);
+    timer = setTimeout(() => {
+      expired = true;
+      reject(new RedisUnavailableError(`Redis did not answer within ${deadlineMs} ms`));
+    }, deadlineMs);
   });
   try {
-    return await Promise.race([work(), deadline]);
+    return await Promise.race([work(() => expired), deadline]);
   } catch (error) {
     if (error instanceof RedisUnavailableError || error instanceof BadCursorError) throw error;
     if (key !== undefined && error instanceof Error && error.message.startsWith('WRONGTYPE')) {
@@ -107,16 +113,17 @@ async function followRedirections<T>(
   work: () => Promise<T>,
   client: Pick<StoreClient, 'refreshSlotsCache'>,
   delayMs: number,
-  until: number,
+  expired: () => boolean,
 ): Promise<T> {
   for (;;) {
     try {
       return await work();
     } catch (error) {
-      const redirected = error instanceof Error && UNFOLLOWED_REDIRECTION.test(error.message);
-      if (!redirected || Date.now() + delayMs >= until) throw error;
+      if (!(error instanceof Error && UNFOLLOWED_REDIRECTION.test(error.message))) throw error;
       client.refreshSlotsCache();
       await new Promise((resolve) => setTimeout(resolve, delayMs));
+      // Past the deadline the caller has its answer: a write sent now would land unannounced.
+      if (expired()) throw error;
     }
   }
 }
@@ -142,10 +149,8 @@ export function createRedisStore(client: StoreClient, masters: MasterConnections
   const { deadlineMs, redirectionDelayMs } = options;
   client.defineCommand('readWithTtl', READ_WITH_TTL);
   /** One command on one key, within the deadline. */
-  const command = <T>(key: string, work: () => Promise<T>): Promise<T> => {
-    const until = Date.now() + deadlineMs;
-    return withDeadline(deadlineMs, () => followRedirections(work, client, redirectionDelayMs, until), key);
-  };
+  const command = <T>(key: string, work: () => Promise<T>): Promise<T> =>
+    withDeadline(deadlineMs, (expired) => followRedirections(work, client, redirectionDelayMs, expired), key);
   return {
     read: async (key) => {
       const found = await command(key, () => client.readWithTtl(key));
