@@ -160,6 +160,9 @@ check_cluster
 save e2e:first "saved through the form" || fail "save through the app form"
 found_value e2e:first "saved through the form" || fail "find the saved key through the app"
 pass "app at $APP saves and finds a key"
+css=$(curl -fsS --max-time 10 "$APP/static/app.css") || fail "the app image serves its stylesheet"
+[[ $css == *'body {'* ]] || fail "the app's stylesheet has its rules"
+pass "the app image serves /static/app.css"
 curl -fsS -o /dev/null --max-time 10 "$COMMANDER/" || fail "Redis Commander answers at $COMMANDER"
 pass "Redis Commander answers at $COMMANDER"
 
