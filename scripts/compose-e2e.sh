@@ -115,12 +115,12 @@ found_value() {
   page=$(curl -fsS --max-time 10 -d "key=$1" "$APP/search") || return 1
   [[ $page == *'data-result="found"'* && $page == *"$2"* ]]
 }
-initiator_exit() { docker inspect --format '{{.State.ExitCode}}' "$(compose ps -a -q cluster_initiator)"; }
+exit_code() { docker inspect --format '{{.State.ExitCode}}' "$(compose ps -a -q "$1")"; }
 
 up() {
   compose up --detach --wait --no-build --wait-timeout "$UP_TIMEOUT" >"$run_dir/up.log" 2>&1 ||
     { cat "$run_dir/up.log"; fail "docker compose up --wait"; }
-  [ "$(initiator_exit)" = 0 ] || fail "cluster_initiator exited $(initiator_exit)"
+  [ "$(exit_code cluster_initiator)" = 0 ] || fail "cluster_initiator exited $(exit_code cluster_initiator)"
   pass "docker compose up --wait: every service healthy, cluster_initiator exited 0"
 }
 
@@ -212,7 +212,7 @@ echo "$key lives on $owner ($service); stopping it"
 stopped_at=$SECONDS
 compose stop "$service" >/dev/null 2>&1
 # 0: Redis got SIGTERM and shut down cleanly; 137: it ignored it and was SIGKILLed after the grace period.
-stop_exit=$(docker inspect --format '{{.State.ExitCode}}' "$(compose ps -a -q "$service")")
+stop_exit=$(exit_code "$service")
 [ "$stop_exit" = 0 ] || fail "$service did not shut down on SIGTERM (exit $stop_exit after $((SECONDS - stopped_at))s)"
 pass "$service shut down cleanly on SIGTERM in $((SECONDS - stopped_at))s"
 wait_for 60 "the app saves to the failed master's slots again" save "$key" after
