@@ -12,6 +12,12 @@ function clientThat(behaviour: () => Promise<unknown>, onRefresh: () => void = (
   } as unknown as StoreClient;
 }
 
+/** A command that counts how often it is sent; `behaviour` gets the attempt's number, from 1. */
+function counted(behaviour: (attempt: number) => Promise<unknown>) {
+  const command = { attempts: 0, run: () => behaviour(++command.attempts) };
+  return command;
+}
+
 const options = (deadlineMs: number) => ({ deadlineMs, redirectionDelayMs: 10 });
 
 const noMasters: MasterConnections = async () => [];
@@ -57,41 +63,35 @@ describe('createRedisStore', () => {
   });
 
   it('sends a command again after a redirection ioredis handed back, once the slot map is refreshed', async () => {
-    let attempts = 0;
     let refreshes = 0;
-    const movedTwice = async () => {
-      attempts += 1;
-      if (attempts <= 2) throw new Error('MOVED 4329 127.0.0.1:7001');
+    const command = counted(async (attempt) => {
+      if (attempt <= 2) throw new Error('MOVED 4329 127.0.0.1:7001');
       return ['v', -1];
-    };
-    const store = createRedisStore(clientThat(movedTwice, () => (refreshes += 1)), noMasters, options(1000));
+    });
+    const store = createRedisStore(clientThat(command.run, () => (refreshes += 1)), noMasters, options(1000));
     expect(await store.read('k')).toEqual({ value: 'v', ttl: undefined });
-    expect({ attempts, refreshes }).toEqual({ attempts: 3, refreshes: 2 });
+    expect({ attempts: command.attempts, refreshes }).toEqual({ attempts: 3, refreshes: 2 });
   });
 
   it('stops sending a redirected command at the deadline, with a temporary error', async () => {
-    let attempts = 0;
-    const alwaysMoved = async () => {
-      attempts += 1;
+    const command = counted(async () => {
       throw new Error('MOVED 4329 127.0.0.1:7001');
-    };
-    const store = createRedisStore(clientThat(alwaysMoved), noMasters, options(100));
+    });
+    const store = createRedisStore(clientThat(command.run), noMasters, options(100));
     await expect(store.set('k', 'v')).rejects.toThrow(RedisUnavailableError);
-    const atDeadline = attempts;
+    const atDeadline = command.attempts;
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(atDeadline).toBeGreaterThan(1);
-    expect(attempts).toBe(atDeadline);
+    expect(command.attempts).toBe(atDeadline);
   });
 
   it('does not send again a command that failed for any other reason', async () => {
-    let attempts = 0;
-    const closed = async () => {
-      attempts += 1;
+    const command = counted(async () => {
       throw new Error('Connection is closed.');
-    };
-    const store = createRedisStore(clientThat(closed), noMasters, options(1000));
+    });
+    const store = createRedisStore(clientThat(command.run), noMasters, options(1000));
     await expect(store.del('k')).rejects.toThrow(RedisUnavailableError);
-    expect(attempts).toBe(1);
+    expect(command.attempts).toBe(1);
   });
 
   it('scans every master in turn and ends with cursor 0', async () => {
