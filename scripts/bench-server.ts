@@ -34,7 +34,7 @@ function server(): express.Express {
     app.get('/get/:key', async (req, res) => {
       res.json({ value: await cluster.get(req.params.key) });
     });
-    app.put('/set/:key', async (req, res) => {
+    app.put('/set/:key', async (req: express.Request<{ key: string }, unknown, { value: unknown }>, res) => {
       await cluster.set(req.params.key, String(req.body.value));
       res.json({ ok: true });
     });

@@ -23,7 +23,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const cluster = nativeCluster(7700);
-const redisEnv = { REDIS_CLUSTER_URLS: cluster.nodes.slice(0, 3).map((n) => `${n.host}:${n.port}`).join(',') };
+const redisEnv = {
+  REDIS_CLUSTER_URLS: cluster.nodes
+    .slice(0, 3)
+    .map((n) => `${n.host}:${n.port}`)
+    .join(','),
+};
 const KEY = 'bench:key';
 
 type ServerKind = 'bare' | 'minimal' | 'app';
@@ -41,13 +46,47 @@ interface Route {
 
 const ROUTES: Route[] = [
   { name: 'baseline: bare Express', server: 'bare', method: 'GET', path: '/bare' },
-  { name: 'baseline: bare Express, as many bytes as the HTML search page', server: 'bare', method: 'GET', path: '/bytes/', bytesOf: '/search' },
+  {
+    name: 'baseline: bare Express, as many bytes as the HTML search page',
+    server: 'bare',
+    method: 'GET',
+    path: '/bytes/',
+    bytesOf: '/search',
+  },
   { name: 'baseline: Express + ioredis GET', server: 'minimal', method: 'GET', path: `/get/${KEY}` },
-  { name: 'baseline: Express + ioredis SET', server: 'minimal', method: 'PUT', path: `/set/${KEY}`, body: '{"value":"v"}', type: 'application/json' },
+  {
+    name: 'baseline: Express + ioredis SET',
+    server: 'minimal',
+    method: 'PUT',
+    path: `/set/${KEY}`,
+    body: '{"value":"v"}',
+    type: 'application/json',
+  },
   { name: 'app: search, JSON (GET /api/keys/:key)', server: 'app', method: 'GET', path: `/api/keys/${KEY}` },
-  { name: 'app: search, HTML (POST /search)', server: 'app', method: 'POST', path: '/search', body: `key=${KEY}`, type: 'application/x-www-form-urlencoded' },
-  { name: 'app: save, JSON (PUT /api/keys/:key)', server: 'app', method: 'PUT', path: `/api/keys/${KEY}`, body: '{"value":"v"}', type: 'application/json' },
-  { name: 'app: save, HTML (POST /save-data)', server: 'app', method: 'POST', path: '/save-data', body: `key=${KEY}&value=v`, type: 'application/x-www-form-urlencoded' },
+  {
+    name: 'app: search, HTML (POST /search)',
+    server: 'app',
+    method: 'POST',
+    path: '/search',
+    body: `key=${KEY}`,
+    type: 'application/x-www-form-urlencoded',
+  },
+  {
+    name: 'app: save, JSON (PUT /api/keys/:key)',
+    server: 'app',
+    method: 'PUT',
+    path: `/api/keys/${KEY}`,
+    body: '{"value":"v"}',
+    type: 'application/json',
+  },
+  {
+    name: 'app: save, HTML (POST /save-data)',
+    server: 'app',
+    method: 'POST',
+    path: '/save-data',
+    body: `key=${KEY}&value=v`,
+    type: 'application/x-www-form-urlencoded',
+  },
 ];
 
 async function startServer(kind: ServerKind): Promise<{ child: ChildProcess; port: number }> {
@@ -56,7 +95,7 @@ async function startServer(kind: ServerKind): Promise<{ child: ChildProcess; por
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
   });
   return { child, port: (JSON.parse(line) as { port: number }).port };

@@ -23,7 +23,10 @@ async function main(): Promise<void> {
   const cluster = createRedisCluster(config.redis, createLogger(config.logLevel));
   const { store, view } = createRedisServices(cluster, config.redis);
   const reasons = new Set<string>();
-  const logger = { ...createLogger('silent'), warn: (_msg: string, fields?: Record<string, unknown>) => reasons.add(String(fields?.error)) };
+  const logger = {
+    ...createLogger('silent'),
+    warn: (_msg: string, fields?: Record<string, unknown>) => reasons.add(String(fields?.error)),
+  };
   const app = createApp({ store, view, logger, config });
 
   const before = await view.overview();
@@ -33,13 +36,17 @@ async function main(): Promise<void> {
   const port = victim.address.split(':').pop()!;
   const pid = nodePid(clusterDir, port);
 
-  say(`cluster ok; ioredis retries every ${plan.retryDelayMs} ms for up to ${plan.maxRedirections} redirections, request deadline ${plan.commandDeadlineMs} ms`);
+  say(
+    `cluster ok; ioredis retries every ${plan.retryDelayMs} ms for up to ${plan.maxRedirections} redirections, request deadline ${plan.commandDeadlineMs} ms`,
+  );
   say(`8 workers now save and search keys in every slot, through the app over HTTP`);
   const load = await startLoad(app, 8, 'demo');
   let last = { requests: 0, failed: 0 };
   const ticker = setInterval(() => {
     const failed = failures(load.stats);
-    say(`  ${load.stats.requests - last.requests} requests in the last second, ${failed - last.failed} failed, slowest so far ${Math.round(load.stats.slowestMs)} ms`);
+    say(
+      `  ${load.stats.requests - last.requests} requests in the last second, ${failed - last.failed} failed, slowest so far ${Math.round(load.stats.slowestMs)} ms`,
+    );
     last = { requests: load.stats.requests, failed };
   }, 1000);
 
@@ -61,7 +68,9 @@ async function main(): Promise<void> {
   await sleep(2000);
   clearInterval(ticker);
   const total = await load.stop();
-  say(`done: ${total.requests} requests, ${failures(total)} failed (statuses ${JSON.stringify(total.statuses)}, ${total.networkErrors} without an answer), slowest ${Math.round(total.slowestMs)} ms`);
+  say(
+    `done: ${total.requests} requests, ${failures(total)} failed (statuses ${JSON.stringify(total.statuses)}, ${total.networkErrors} without an answer), slowest ${Math.round(total.slowestMs)} ms`,
+  );
 
   if (reasons.size > 0) say(`why requests failed: ${[...reasons].join(' | ')}`);
   say(`starting ${victim.address} again: it rejoins as a replica of its former replica`);

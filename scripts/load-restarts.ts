@@ -54,7 +54,9 @@ async function main(): Promise<void> {
       const started = Date.now();
       await restart(port);
       restarts += 1;
-      say(`restarted ${port} (back and cluster ok in ${Date.now() - started} ms); ${load.stats.requests} requests so far, ${failures(load.stats)} failed`);
+      say(
+        `restarted ${port} (back and cluster ok in ${Date.now() - started} ms); ${load.stats.requests} requests so far, ${failures(load.stats)} failed`,
+      );
       await sleep(Math.max(0, Math.min(gap / 2, endAt - Date.now())));
     }
     await sleep(Math.max(0, endAt - Date.now()));

@@ -102,7 +102,7 @@ export function createClusterView(client: ViewClient, options: ClusterViewOption
     overview: async () => {
       const [nodes, info] = await Promise.all([
         fetchTopology(),
-        withDeadline(options.deadlineMs, async () => (await client.cluster('INFO')) as string),
+        withDeadline(options.deadlineMs, async () => await client.cluster('INFO')),
       ]);
       return {
         state: infoField(info, 'cluster_state') ?? 'unknown',

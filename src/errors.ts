@@ -40,7 +40,8 @@ export function describeError(error: unknown): Problem | undefined {
   if (error instanceof RedisUnavailableError) {
     return {
       status: 503,
-      message: 'The Redis cluster is not answering right now (a node may be restarting or failing over). Nothing is lost: try again in a moment.',
+      message:
+        'The Redis cluster is not answering right now (a node may be restarting or failing over). Nothing is lost: try again in a moment.',
       retryAfter: 2,
     };
   }

@@ -36,7 +36,7 @@ export function apiRoutes(store: KeyValueStore, view: ClusterView, limits: Limit
   };
 
   router.get('/keys', async (req, res) => {
-    res.json(await store.scan(scanOptions(req.query as Record<string, unknown>)));
+    res.json(await store.scan(scanOptions(req.query)));
   });
 
   router.get('/keys/:key', async (req, res) => {

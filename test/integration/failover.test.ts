@@ -18,12 +18,18 @@ describe('a master killed under steady load', () => {
     const config = testConfig(cluster.env);
     const client = await connectCluster(cluster);
     const warnings: string[] = [];
-    const logger = { ...silentLogger, warn: (msg: string, fields?: Record<string, unknown>) => warnings.push(`${msg}: ${String(fields?.error)}`) };
+    const logger = {
+      ...silentLogger,
+      warn: (msg: string, fields?: Record<string, unknown>) => warnings.push(`${msg}: ${String(fields?.error)}`),
+    };
     const app = createApp({ ...createRedisServices(client, config.redis), logger, config });
     const victim = cluster.basePort; // a master after cluster create
     const probe = connectNode(victim + 1);
     try {
-      const victimId = String(await probe.cluster('NODES')).split('\n').find((line) => line.includes(`:${victim}@`))!.split(' ')[0]!;
+      const victimId = String(await probe.cluster('NODES'))
+        .split('\n')
+        .find((line) => line.includes(`:${victim}@`))!
+        .split(' ')[0]!;
       const load = await startLoad(app, 8);
 
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -38,7 +44,10 @@ describe('a master killed under steady load', () => {
           const dead = nodes.split('\n').find((line) => line.startsWith(victimId));
           const replicaNowMaster = nodes
             .split('\n')
-            .some((line) => !line.startsWith(victimId) && / master /.test(` ${line.split(' ')[2]?.replace(',', ' ')} `) && line.includes('0-5460'));
+            .some(
+              (line) =>
+                !line.startsWith(victimId) && / master /.test(` ${line.split(' ')[2]?.replace(',', ' ')} `) && line.includes('0-5460'),
+            );
           return dead?.includes('fail') && replicaNowMaster ? Date.now() - killedAt : undefined;
         },
         20_000,

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { createApp } from '../../src/app';
 import { createRedisServices } from '../../src/redis';
 import { connectCluster, connectNode } from '../support/cluster-client';
+import { clusterBody, keyBody } from '../support/http';
 import { silentLogger, testConfig } from '../support/fakes';
 import { nativeCluster, runClusterScript, startFresh } from '../support/native-cluster';
 
@@ -33,9 +34,9 @@ describe('a cluster started with REDIS_PASSWORD', () => {
       const app = createApp({ ...createRedisServices(client, config.redis), logger: silentLogger, config });
       await request(app).put('/api/keys/secured').send({ value: 'yes' }).expect(200);
       const found = await request(app).get('/api/keys/secured').expect(200);
-      expect(found.body.value).toBe('yes');
+      expect(keyBody(found).value).toBe('yes');
       const overview = await request(app).get('/api/cluster').expect(200);
-      expect(overview.body.nodes.filter((node: { reachable: boolean }) => node.reachable)).toHaveLength(6);
+      expect(clusterBody(overview).nodes.filter((node) => node.reachable)).toHaveLength(6);
       expect(await client.cluster('INFO')).toContain('cluster_state:ok');
     } finally {
       await client.quit();

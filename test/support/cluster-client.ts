@@ -21,7 +21,10 @@ export async function connectCluster(cluster: NativeCluster, startupNodes = clus
  */
 export async function nodesForKey(client: Cluster, key: string): Promise<{ master: number; replicas: number[] }> {
   const slot = calculateSlot(key);
-  const lines = ((await client.cluster('NODES')) as string).trim().split('\n').map((line) => line.split(' '));
+  const lines = ((await client.cluster('NODES')) as string)
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '));
   const port = (address: string) => Number(/:(\d+)@/.exec(address)?.[1]);
   const owns = (ranges: string[]) =>
     ranges.some((range) => {

@@ -31,7 +31,12 @@ export class FakeStore implements KeyValueStore {
 
   async scan({ match, count, cursor }: { match: string; count: number; cursor: string }): Promise<ScanPage> {
     this.check();
-    const pattern = new RegExp(`^${match.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    const pattern = new RegExp(
+      `^${match
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    );
     const keys = [...this.data.keys()].filter((key) => pattern.test(key)).sort();
     const start = Number(cursor);
     const next = start + count;
@@ -66,8 +71,30 @@ export class FakeClusterView implements ClusterView {
       slotsAssigned: 16384,
       knownNodes: 2,
       nodes: [
-        { id: 'master-1', address: '10.0.0.11:6379', role: 'master', masterId: undefined, failed: false, linkState: 'connected', slots: ['0-16383'], reachable: true, keys: 3, memory: '1.2M' },
-        { id: 'replica-1', address: '10.0.0.14:6379', role: 'replica', masterId: 'master-1', failed: true, linkState: 'disconnected', slots: [], reachable: false, keys: undefined, memory: undefined },
+        {
+          id: 'master-1',
+          address: '10.0.0.11:6379',
+          role: 'master',
+          masterId: undefined,
+          failed: false,
+          linkState: 'connected',
+          slots: ['0-16383'],
+          reachable: true,
+          keys: 3,
+          memory: '1.2M',
+        },
+        {
+          id: 'replica-1',
+          address: '10.0.0.14:6379',
+          role: 'replica',
+          masterId: 'master-1',
+          failed: true,
+          linkState: 'disconnected',
+          slots: [],
+          reachable: false,
+          keys: undefined,
+          memory: undefined,
+        },
       ],
     };
   }

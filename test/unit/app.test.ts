@@ -69,7 +69,11 @@ describe('saving', () => {
 
   it('refuses a body larger than the parser limit with 413', async () => {
     const { app, store } = setup();
-    await request(app).post('/save-data').type('form').send({ key: 'k', value: 'v'.repeat(10_000) }).expect(413);
+    await request(app)
+      .post('/save-data')
+      .type('form')
+      .send({ key: 'k', value: 'v'.repeat(10_000) })
+      .expect(413);
     expect(store.data.size).toBe(0);
   });
 

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { asIs, FakeClusterView, FakeStore, silentLogger, testConfig } from '../support/fakes';
+import { errorBody } from '../support/http';
 
 /** A store already holding data, so every test can check nothing was changed or lost. */
 function setup() {
@@ -14,7 +15,11 @@ describe('input a hostile user might send', () => {
   it.each([
     ['bytes that are not UTF-8 in the key', 'key=%FF%FEkept&value=v', 'not valid UTF-8'],
     ['bytes that are not UTF-8 in the value', 'key=kept&value=%C3%28', 'not valid UTF-8'],
-    ['raw bytes that are not UTF-8', Buffer.from([0x6b, 0x65, 0x79, 0x3d, 0xff, 0x26, 0x76, 0x61, 0x6c, 0x75, 0x65, 0x3d, 0x76]), 'not valid UTF-8'],
+    [
+      'raw bytes that are not UTF-8',
+      Buffer.from([0x6b, 0x65, 0x79, 0x3d, 0xff, 0x26, 0x76, 0x61, 0x6c, 0x75, 0x65, 0x3d, 0x76]),
+      'not valid UTF-8',
+    ],
     ['a NUL byte in the key', 'key=ke%00pt&value=v', 'control characters'],
     ['a newline in the key', 'key=a%0Ab&value=v', 'control characters'],
     ['a tab-only key', 'key=%09&value=v', 'must not be empty'],
@@ -27,13 +32,21 @@ describe('input a hostile user might send', () => {
 
   it('refuses a value over 1 MB with 413 and changes nothing', async () => {
     const { app, unchanged } = setup();
-    await request(app).post('/save-data').type('form').send({ key: 'kept', value: 'x'.repeat(1024 * 1024 + 1) }).expect(413);
+    await request(app)
+      .post('/save-data')
+      .type('form')
+      .send({ key: 'kept', value: 'x'.repeat(1024 * 1024 + 1) })
+      .expect(413);
     unchanged();
   });
 
   it('refuses a 5 MB JSON body with 413 and changes nothing', async () => {
     const { app, unchanged } = setup();
-    await request(app).put('/api/keys/kept').set('content-type', 'application/json').send(`{"value":"${'x'.repeat(5 * 1024 * 1024)}"}`).expect(413);
+    await request(app)
+      .put('/api/keys/kept')
+      .set('content-type', 'application/json')
+      .send(`{"value":"${'x'.repeat(5 * 1024 * 1024)}"}`)
+      .expect(413);
     unchanged();
   });
 
@@ -60,7 +73,7 @@ describe('input a hostile user might send', () => {
     const { app, unchanged } = setup();
     const res = await request(app).put(path).send({ value: 'v' });
     expect([400, 404]).toContain(res.status);
-    expect(res.body.error).toBeDefined();
+    expect(errorBody(res).error).toBeDefined();
     unchanged();
   });
 

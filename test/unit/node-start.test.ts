@@ -20,7 +20,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function start(env: Record<string, string>): Promise<{ pid: number | undefined; output: string }> {
   const child = spawn('sh', [NODE_START, '--port', '7000'], {
-    env: { PATH: process.env.PATH ?? '', REDIS_SERVER: fakeServer, REDIS_CONF: '/etc/redis.conf', REDIS_PASSWORD_FILE: '/nonexistent', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      REDIS_SERVER: fakeServer,
+      REDIS_CONF: '/etc/redis.conf',
+      REDIS_PASSWORD_FILE: '/nonexistent',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 10_000,
   });

@@ -24,9 +24,7 @@ describe('retry settings', () => {
   });
 
   it('passes the password and NAT map to every node connection', () => {
-    const options = clusterOptions(
-      loadConfig({ REDIS_PASSWORD: 'pw', REDIS_NAT_MAP: '10.0.0.1:6379=127.0.0.1:7000' }).redis,
-    );
+    const options = clusterOptions(loadConfig({ REDIS_PASSWORD: 'pw', REDIS_NAT_MAP: '10.0.0.1:6379=127.0.0.1:7000' }).redis);
     expect(options.redisOptions?.password).toBe('pw');
     expect(options.natMap).toEqual({ '10.0.0.1:6379': { host: '127.0.0.1', port: 7000 } });
   });

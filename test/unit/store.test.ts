@@ -36,7 +36,11 @@ function mastersWith(...keysPerMaster: string[][]): MasterConnections {
 
 describe('createRedisStore', () => {
   it('gives up after its deadline with a temporary error instead of hanging', async () => {
-    const store = createRedisStore(clientThat(() => new Promise(() => {})), noMasters, options(50));
+    const store = createRedisStore(
+      clientThat(() => new Promise(() => {})),
+      noMasters,
+      options(50),
+    );
     const started = Date.now();
     await expect(store.read('k')).rejects.toThrow(RedisUnavailableError);
     expect(Date.now() - started).toBeLessThan(1000);
@@ -44,12 +48,20 @@ describe('createRedisStore', () => {
 
   it('reports a key of another type as WrongTypeError', async () => {
     const wrongType = new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
-    const store = createRedisStore(clientThat(() => Promise.reject(wrongType)), noMasters, options(1000));
+    const store = createRedisStore(
+      clientThat(() => Promise.reject(wrongType)),
+      noMasters,
+      options(1000),
+    );
     await expect(store.read('h')).rejects.toThrow(WrongTypeError);
   });
 
   it('reports any other client failure as temporary unavailability', async () => {
-    const store = createRedisStore(clientThat(() => Promise.reject(new Error('Connection is closed.'))), noMasters, options(1000));
+    const store = createRedisStore(
+      clientThat(() => Promise.reject(new Error('Connection is closed.'))),
+      noMasters,
+      options(1000),
+    );
     await expect(store.set('k', 'v')).rejects.toThrow(/Redis is unavailable: Connection is closed/);
   });
 
@@ -58,7 +70,11 @@ describe('createRedisStore', () => {
     [['v', -1], { value: 'v', ttl: undefined }],
     [null, null],
   ])('reads a value with its seconds left, or none when it never expires: %j', async (reply, expected) => {
-    const store = createRedisStore(clientThat(async () => reply), noMasters, options(1000));
+    const store = createRedisStore(
+      clientThat(async () => reply),
+      noMasters,
+      options(1000),
+    );
     expect(await store.read('k')).toEqual(expected);
   });
 
@@ -68,7 +84,11 @@ describe('createRedisStore', () => {
       if (attempt <= 2) throw new Error('MOVED 4329 127.0.0.1:7001');
       return ['v', -1];
     });
-    const store = createRedisStore(clientThat(command.run, () => (refreshes += 1)), noMasters, options(1000));
+    const store = createRedisStore(
+      clientThat(command.run, () => (refreshes += 1)),
+      noMasters,
+      options(1000),
+    );
     expect(await store.read('k')).toEqual({ value: 'v', ttl: undefined });
     expect({ attempts: command.attempts, refreshes }).toEqual({ attempts: 3, refreshes: 2 });
   });
@@ -95,7 +115,11 @@ describe('createRedisStore', () => {
   });
 
   it('scans every master in turn and ends with cursor 0', async () => {
-    const store = createRedisStore(clientThat(async () => null), mastersWith(['a', 'b', 'c'], ['d']), options(1000));
+    const store = createRedisStore(
+      clientThat(async () => null),
+      mastersWith(['a', 'b', 'c'], ['d']),
+      options(1000),
+    );
     const pages = [];
     let cursor = '0';
     do {
@@ -108,7 +132,11 @@ describe('createRedisStore', () => {
   });
 
   it.each(['7:0', 'abc', '1:', '-1:0'])('refuses a cursor it did not hand out: %s', async (cursor) => {
-    const store = createRedisStore(clientThat(async () => null), mastersWith(['a'], ['b']), options(1000));
+    const store = createRedisStore(
+      clientThat(async () => null),
+      mastersWith(['a'], ['b']),
+      options(1000),
+    );
     await expect(store.scan({ match: '*', count: 2, cursor })).rejects.toThrow(BadCursorError);
   });
 });

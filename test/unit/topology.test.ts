@@ -35,10 +35,14 @@ describe('locateKey', () => {
     const key = 'user:1';
     const location = locateKey(slots, key);
     expect(location.slot).toBe(calculateSlot(key));
-    const owner = nodes.find((n) => n.role === 'master' && n.slots.some((r) => {
-      const [a, b] = r.split('-').map(Number);
-      return location.slot >= a! && location.slot <= b!;
-    }))!;
+    const owner = nodes.find(
+      (n) =>
+        n.role === 'master' &&
+        n.slots.some((r) => {
+          const [a, b] = r.split('-').map(Number);
+          return location.slot >= a! && location.slot <= b!;
+        }),
+    )!;
     expect(location.master).toEqual({ id: owner.id, address: owner.address });
     expect(location.replicas.every((r) => nodes.find((n) => n.id === r.id)?.masterId === owner.id)).toBe(true);
   });
@@ -52,10 +56,12 @@ describe('locateKey', () => {
   });
 
   it('knows no master for the slots of a failed master, and a single-slot range', () => {
-    const failed = mapSlots(parseClusterNodes(`
+    const failed = mapSlots(
+      parseClusterNodes(`
 07c3 10.0.0.11:6379@16379 master,fail - 0 0 1 disconnected 0-5460
 e7d1 10.0.0.14:6379@16379 master - 0 1 4 connected 5461-16382 16383
-`));
+`),
+    );
     const inFailedRange = Array.from({ length: 200 }, (_, i) => `k${i}`).find((k) => calculateSlot(k) <= 5460)!;
     expect(locateKey(failed, inFailedRange)).toMatchObject({ master: undefined, replicas: [] });
     expect(failed[16383]?.master.id).toBe('e7d1');
