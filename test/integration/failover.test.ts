@@ -3,10 +3,10 @@ import { createRedisServices, retryPlan } from '../../src/redis';
 import { connectCluster, connectNode, eventually } from '../support/cluster-client';
 import { silentLogger, testConfig } from '../support/fakes';
 import { failures, startLoad } from '../../scripts/lib/load';
-import { nativeCluster, nodePid, runClusterScript, startFresh } from '../support/native-cluster';
+import { testCluster, nodePid, runClusterScript, startFresh } from '../support/native-cluster';
 
 // A cluster of its own: this test kills one of its masters.
-const cluster = nativeCluster(7500);
+const cluster = testCluster(7500);
 
 afterAll(() => {
   runClusterScript(cluster, 'clean', 30_000);

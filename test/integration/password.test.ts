@@ -4,10 +4,10 @@ import { createRedisServices } from '../../src/redis';
 import { connectCluster, connectNode } from '../support/cluster-client';
 import { clusterBody, keyBody } from '../support/http';
 import { silentLogger, testConfig } from '../support/fakes';
-import { nativeCluster, runClusterScript, startFresh } from '../support/native-cluster';
+import { testCluster, runClusterScript, startFresh } from '../support/native-cluster';
 
 // Its own cluster, started with a password by the same script users run.
-const cluster = nativeCluster(7600, { REDIS_PASSWORD: 'correct horse battery staple' });
+const cluster = testCluster(7600, { REDIS_PASSWORD: 'correct horse battery staple' });
 
 afterAll(() => {
   runClusterScript(cluster, 'clean', 30_000);

@@ -1,8 +1,8 @@
 import { connectCluster } from '../support/cluster-client';
-import { nativeCluster, runClusterScript, startFresh } from '../support/native-cluster';
+import { testCluster, runClusterScript, startFresh } from '../support/native-cluster';
 
 // A cluster of its own: stopping the shared one would disturb other tests.
-const cluster = nativeCluster(7400);
+const cluster = testCluster(7400);
 
 afterAll(() => {
   runClusterScript(cluster, 'clean', 30_000);

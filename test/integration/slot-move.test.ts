@@ -2,10 +2,10 @@ import calculateSlot from 'cluster-key-slot';
 import { createRedisServices } from '../../src/redis';
 import { connectCluster, connectNode } from '../support/cluster-client';
 import { testConfig } from '../support/fakes';
-import { nativeCluster, runClusterScript, startFresh } from '../support/native-cluster';
+import { testCluster, runClusterScript, startFresh } from '../support/native-cluster';
 
 // A cluster of its own: this test hands a slot to another master.
-const cluster = nativeCluster(7900);
+const cluster = testCluster(7900);
 
 afterAll(() => {
   runClusterScript(cluster, 'clean', 30_000);
