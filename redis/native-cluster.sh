@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the compose topology (three masters, three replicas) on this machine
 # with the native redis-server, using the same redis.conf and the same
-# initiator script as the containers.
+# initiator and scaling scripts as the containers.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,6 +12,9 @@ CLUSTER_BASE_PORT=${CLUSTER_BASE_PORT:-7000}
 CLUSTER_SIZE=${CLUSTER_SIZE:-6}
 STOP_TIMEOUT=${STOP_TIMEOUT:-10}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
+# cluster-init.sh and cluster-scale.sh read it too (valkey-cli works).
+REDIS_CLI=${REDIS_CLI:-redis-cli}
+export REDIS_CLI
 
 # redis-cli reads the password from the environment, so it never shows in ps.
 if [ -n "${REDIS_PASSWORD:-}" ]; then
@@ -20,24 +23,34 @@ fi
 
 usage() {
   cat >&2 <<USAGE
-usage: $0 start|stop|status|clean
+usage: $0 start|stop|status|clean|add-shard|remove-shard
 
-  start   start $CLUSTER_SIZE nodes on $CLUSTER_HOST:$CLUSTER_BASE_PORT.. and form the cluster
-  stop    shut every node down, keeping its data (start brings the same cluster back)
-  status  show each node's role and the cluster check
-  clean   stop, then delete $CLUSTER_DIR
+  start         start $CLUSTER_SIZE nodes on $CLUSTER_HOST:$CLUSTER_BASE_PORT.. and form the cluster
+                (and any shards added since, on the ports after them)
+  stop          shut every node down, keeping its data (start brings the same cluster back)
+  status        show each node's role, the shards and the cluster check
+  clean         stop, then delete $CLUSTER_DIR
+  add-shard     start a master and a replica on the next two free ports and
+                add them as a shard (redis/cluster-scale.sh add)
+  remove-shard  move the last added shard's slots away, remove its two nodes
+                and delete their data; never one of the first $((CLUSTER_SIZE / 2)) shards
 
   Settings (environment): CLUSTER_DIR, CLUSTER_HOST, CLUSTER_BASE_PORT,
-  CLUSTER_SIZE, STOP_TIMEOUT, REDIS_PASSWORD (optional; requirepass + masterauth)
+  CLUSTER_SIZE, STOP_TIMEOUT, REDIS_SERVER, REDIS_CLI,
+  REDIS_PASSWORD (optional; requirepass + masterauth), and cluster-scale.sh's
+  SCALE_TIMEOUT and SCALE_PIPELINE
 USAGE
   exit 2
 }
 
 log() { printf 'native-cluster: %s\n' "$*"; }
+fail() { printf 'native-cluster: error: %s\n' "$*" >&2; exit 1; }
 
+# The first CLUSTER_SIZE ports, then one more for every node add-shard
+# started: their data directories, on the ports right after, say which.
 ports() {
   i=0
-  while [ "$i" -lt "$CLUSTER_SIZE" ]; do
+  while [ "$i" -lt "$CLUSTER_SIZE" ] || [ -d "$(node_dir $((CLUSTER_BASE_PORT + i)))" ]; do
     echo $((CLUSTER_BASE_PORT + i))
     i=$((i + 1))
   done
@@ -86,7 +99,7 @@ stop_node() {
   port=$1
   is_running "$port" || return 0
   pid=$(pid_of "$port")
-  redis-cli -h "$CLUSTER_HOST" -p "$port" shutdown >/dev/null 2>&1 || true
+  "$REDIS_CLI" -h "$CLUSTER_HOST" -p "$port" shutdown >/dev/null 2>&1 || true
   # Redis deletes its pidfile as the last step of a clean shutdown; watching
   # the file rather than the pid also works where nobody reaps the zombie.
   waited=0
@@ -130,16 +143,98 @@ cmd_stop() {
   log "stopped"
 }
 
+cli() {
+  port=$1
+  shift
+  "$REDIS_CLI" -h "$CLUSTER_HOST" -p "$port" "$@" 2>/dev/null | tr -d '\r'
+}
+
+# first_running : the port of the first node that is up, to ask about the cluster.
+first_running() {
+  for port in $(ports); do
+    if is_running "$port"; then
+      echo "$port"
+      return
+    fi
+  done
+  return 1
+}
+
+# show_shards port : one line per master (slots, keys) with its replicas, as that node sees them.
+show_shards() {
+  nodes=$(cli "$1" cluster nodes)
+  echo "$nodes" | awk '$3 ~ /master/ && $3 !~ /fail|handshake|noaddr/ {
+    n = 0
+    for (i = 9; i <= NF; i++) if ($i !~ /^\[/) { c = split($i, r, "-"); n += c == 2 ? r[2] - r[1] + 1 : 1 }
+    split($2, a, "@")
+    print a[1], $1, n
+  }' | sort -t: -k2n | while read -r address id slots; do
+    replicas=
+    for replica in $(echo "$nodes" | awk -v id="$id" '$4 == id { split($2, a, "@"); print a[1] }'); do
+      link=$(cli "${replica##*:}" info replication | sed -n 's/^master_link_status://p')
+      replicas="$replicas $replica (link ${link:-unknown})"
+    done
+    log "shard $address: $slots slots, $(cli "${address##*:}" dbsize) keys; replica(s):${replicas:- none}"
+  done
+}
+
 cmd_status() {
   for port in $(ports); do
     if is_running "$port"; then
-      role=$(redis-cli -h "$CLUSTER_HOST" -p "$port" role 2>/dev/null | head -n 1)
+      role=$(cli "$port" role | head -n 1)
       log "$CLUSTER_HOST:$port running ($role)"
     else
       log "$CLUSTER_HOST:$port stopped"
     fi
   done
-  redis-cli --cluster check "$CLUSTER_HOST:$CLUSTER_BASE_PORT"
+  port=$(first_running) || fail "no node is running; start the cluster with: $0 start"
+  show_shards "$port"
+  "$REDIS_CLI" --cluster check "$CLUSTER_HOST:$port"
+}
+
+# The nodes add-shard started, beyond the first CLUSTER_SIZE, two per shard
+# (master, then replica); the last shard's master, if any.
+added_nodes() { ports | sed "1,${CLUSTER_SIZE}d"; }
+last_added_master() { added_nodes | awk 'NR % 2 == 1' | tail -n 1; }
+
+scale() {
+  entry=$(first_running) || fail "no node is running; start the cluster with: $0 start"
+  CLUSTER_ENTRY="$CLUSTER_HOST:$entry" sh "$here/cluster-scale.sh" "$@"
+}
+
+# A marker in the new master's directory, written once its shard is in
+# place: an add-shard that stopped halfway is finished by the next one.
+joined_marker() { echo "$(node_dir "$1")/shard-joined"; }
+
+cmd_add_shard() {
+  last=$(last_added_master)
+  if [ -n "$last" ] && [ ! -f "$(joined_marker "$last")" ]; then
+    master=$last
+    log "finishing the shard on $master/$((master + 1)) that an earlier add-shard left halfway"
+  else
+    master=$((CLUSTER_BASE_PORT + $(ports | wc -l)))
+  fi
+  replica=$((master + 1))
+  started=$(now_ms)
+  start_node "$master"
+  start_node "$replica"
+  scale add "$CLUSTER_HOST:$master" "$CLUSTER_HOST:$replica" ||
+    fail "the shard on $master/$replica is not in place; run add-shard again to finish it, or remove-shard to take it away"
+  touch "$(joined_marker "$master")"
+  log "shard $CLUSTER_HOST:$master (replica $replica) added in $(( $(now_ms) - started )) ms; $(( $(ports | wc -l) / 2 )) shards"
+}
+
+cmd_remove_shard() {
+  master=$(last_added_master)
+  [ -n "$master" ] || fail "no shard was added; remove-shard never removes one of the first $((CLUSTER_SIZE / 2))"
+  replica=$((master + 1))
+  started=$(now_ms)
+  scale remove "$CLUSTER_HOST:$master" "$CLUSTER_HOST:$replica"
+  for port in "$replica" "$master"; do
+    stop_node "$port"
+    rm -rf "$(node_dir "$port")"
+  done
+  log "shard $CLUSTER_HOST:$master (replica $replica) removed in $(( $(now_ms) - started )) ms; $(( $(ports | wc -l) / 2 )) shards"
 }
 
 case ${1:-} in
@@ -147,5 +242,7 @@ case ${1:-} in
   stop) cmd_stop ;;
   status) cmd_status ;;
   clean) cmd_stop && rm -rf "$CLUSTER_DIR" && log "removed $CLUSTER_DIR" ;;
+  add-shard) cmd_add_shard ;;
+  remove-shard) cmd_remove_shard ;;
   *) usage ;;
 esac
