@@ -1,7 +1,22 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisNodeAddress } from './config';
 import { withDeadline } from './store';
-import { locateKey, mapSlots, parseClusterNodes, type ClusterNodeInfo, type KeyLocation, type SlotMap } from './topology';
+import {
+  byAddress,
+  formatSlotRange,
+  groupShards,
+  locateKey,
+  mapSlots,
+  ownMigrations,
+  parseClusterNodes,
+  uniqueMigrations,
+  type ClusterNodeInfo,
+  type KeyLocation,
+  type NodeRef,
+  type Shard,
+  type SlotMap,
+  type SlotMigration,
+} from './topology';
 
 export interface NodeStats extends ClusterNodeInfo {
   /** False when this app has no live connection to the node. */
@@ -10,16 +25,29 @@ export interface NodeStats extends ClusterNodeInfo {
   memory: string | undefined;
 }
 
+/** A shard in /api/cluster: who serves which slots, by id and address (the nodes' details are in `nodes`). */
+export interface ShardSummary {
+  master: NodeRef;
+  replicas: NodeRef[];
+  slots: string[];
+  slotCount: number;
+}
+
 export interface ClusterOverview {
   state: string;
   slotsAssigned: number;
   knownNodes: number;
   nodes: NodeStats[];
+  shards: ShardSummary[];
+  /** Slots being moved right now, as the masters at both ends report them. */
+  migrations: SlotMigration[];
 }
 
 /** What the pages show about the cluster itself; unit tests pass a fake. */
 export interface ClusterView {
   locate(key: string): Promise<KeyLocation>;
+  /** Who owns which slots, from the same cached read as locate(): for drawing a key on the slot map. */
+  shards(): Promise<Shard[]>;
   overview(): Promise<ClusterOverview>;
 }
 
@@ -28,18 +56,27 @@ export type ViewClient = Pick<Cluster, 'cluster' | 'nodes'>;
 interface Topology {
   nodes: ClusterNodeInfo[];
   slots: SlotMap;
+  shards: Shard[];
 }
 
 /** The topology changes rarely; one CLUSTER NODES a second is plenty for every request. */
 const TOPOLOGY_TTL_MS = 1000;
 const NODE_STATS_DEADLINE_MS = 1000;
 
-/** "10.0.0.9:6379" before "10.0.0.11:6379": the order people read addresses in. */
-const byAddress = (a: ClusterNodeInfo, b: ClusterNodeInfo): number => a.address.localeCompare(b.address, 'en', { numeric: true });
-
 function infoField(info: string, field: string): string | undefined {
   return new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim();
 }
+
+const nodeRef = ({ id, address }: NodeRef): NodeRef => ({ id, address });
+
+/** The nodes grouped into shards, by reference: the details stay in `nodes`. */
+export const summarizeShards = (nodes: readonly ClusterNodeInfo[]): ShardSummary[] =>
+  groupShards(nodes).shards.map((shard) => ({
+    master: nodeRef(shard.master),
+    replicas: shard.replicas.map(nodeRef),
+    slots: shard.ranges.map(formatSlotRange),
+    slotCount: shard.slotCount,
+  }));
 
 export interface ClusterViewOptions {
   deadlineMs: number;
@@ -56,7 +93,7 @@ export function createClusterView(client: ViewClient, options: ClusterViewOption
 
   const topology = (): Promise<Topology> => {
     if (!cached || Date.now() - cached.at > TOPOLOGY_TTL_MS) {
-      const read = fetchTopology().then((nodes) => ({ nodes, slots: mapSlots(nodes) }));
+      const read = fetchTopology().then((nodes) => ({ nodes, slots: mapSlots(nodes), shards: groupShards(nodes).shards }));
       cached = { at: Date.now(), topology: read };
       // A failed read is not kept; a newer one that replaced it meanwhile is.
       read.catch(() => {
@@ -85,11 +122,14 @@ export function createClusterView(client: ViewClient, options: ClusterViewOption
     if (node.failed) return unreachable;
     const pooled = connectionTo(node.address);
     const connection = pooled ?? options.openConnection(reachableAt(node.address));
+    // A master prints its open slots only on its own line, so each master is
+    // asked itself; the read rides along with the counts, costing no extra wait.
+    const ownView = async () => (node.role === 'master' ? ownMigrations((await connection.cluster('NODES')) as string) : []);
     try {
-      const [keys, memory] = await withDeadline(NODE_STATS_DEADLINE_MS, () =>
-        Promise.all([connection.dbsize(), connection.info('memory')]),
+      const [keys, memory, migrations] = await withDeadline(NODE_STATS_DEADLINE_MS, () =>
+        Promise.all([connection.dbsize(), connection.info('memory'), ownView()]),
       );
-      return { ...node, reachable: true, keys, memory: infoField(memory, 'used_memory_human') };
+      return { ...node, reachable: true, keys, memory: infoField(memory, 'used_memory_human'), migrations };
     } catch {
       return unreachable;
     } finally {
@@ -99,16 +139,20 @@ export function createClusterView(client: ViewClient, options: ClusterViewOption
 
   const view: ClusterView = {
     locate: async (key) => locateKey((await topology()).slots, key),
+    shards: async () => (await topology()).shards,
     overview: async () => {
       const [nodes, info] = await Promise.all([
         fetchTopology(),
         withDeadline(options.deadlineMs, async () => await client.cluster('INFO')),
       ]);
+      const withStats = await Promise.all(nodes.sort(byAddress).map(stats));
       return {
         state: infoField(info, 'cluster_state') ?? 'unknown',
         slotsAssigned: Number(infoField(info, 'cluster_slots_assigned') ?? 0),
         knownNodes: Number(infoField(info, 'cluster_known_nodes') ?? 0),
-        nodes: await Promise.all(nodes.sort(byAddress).map(stats)),
+        nodes: withStats,
+        shards: summarizeShards(withStats),
+        migrations: uniqueMigrations(withStats),
       };
     },
   };

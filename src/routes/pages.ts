@@ -1,16 +1,66 @@
 import { Router, type Response } from 'express';
-import type { ClusterView } from '../cluster-view';
+import type { ClusterOverview, ClusterView, NodeStats } from '../cluster-view';
 import { describeError } from '../errors';
 import { echo, readKey, readTtl, readValue, requireForm, type Limits } from '../input';
 import type { Logger } from '../logger';
+import { shardColours, slotPicture, type SlotPicture } from '../slot-picture';
 import type { KeyValueStore } from '../store';
+import { formatSlotRange, groupShards, SLOT_COUNT } from '../topology';
 import { readKeyReport, writeKeyReport, type KeyReport } from './report';
 
 interface HomeView {
   save?: Record<string, string>;
   search?: Record<string, string>;
-  result?: { kind: 'saved' | 'found' | 'missing'; report: KeyReport };
+  result?: { kind: 'saved' | 'found' | 'missing'; report: KeyReport; picture: SlotPicture | undefined };
   error?: string;
+}
+
+/**
+ * How often /cluster fetches its live part again: often enough to watch a
+ * rebalance move slots. A tick costs CLUSTER NODES and CLUSTER INFO once, and
+ * per node a key count and a memory figure (a master also its own open slots).
+ */
+const LIVE_REFRESH_MS = 1000;
+/** Enough of a node id to tell nodes apart on screen; the whole id is in the tooltip and /api/cluster. */
+const SHORT_ID_LENGTH = 8;
+
+/** The slot map with the key's slot marked; none when the topology cannot be read, as the key's own result still can be shown. */
+async function keyPicture(view: ClusterView, slot: number): Promise<SlotPicture | undefined> {
+  try {
+    const shards = await view.shards();
+    return slotPicture(shards, { colours: shardColours(shards.map(({ master }) => master.id)), keySlot: slot });
+  } catch {
+    return undefined;
+  }
+}
+
+const nodeRow = (node: NodeStats) => ({ ...node, shortId: node.id.slice(0, SHORT_ID_LENGTH) });
+
+/** The /cluster page: the slot map, then one group of table rows per shard, in the map's colours. */
+function clusterPageModel(overview: ClusterOverview) {
+  const { shards, unattached } = groupShards(overview.nodes);
+  const colours = shardColours(shards.map(({ master }) => master.id));
+  const picture = slotPicture(shards, { colours, migrations: overview.migrations });
+  const addressOf = new Map(overview.nodes.map((node) => [node.id, node.address]));
+  return {
+    state: overview.state,
+    slotsAssigned: overview.slotsAssigned,
+    knownNodes: overview.knownNodes,
+    picture,
+    moves: picture.moves,
+    shards: shards.map((shard) => ({
+      masterId: shard.master.id,
+      fill: colours.get(shard.master.id),
+      slotCount: shard.slotCount,
+      share: ((shard.slotCount * 100) / SLOT_COUNT).toFixed(1),
+      ranges: shard.ranges.map(formatSlotRange),
+      nodes: [shard.master, ...shard.replicas].map(nodeRow),
+    })),
+    unattached: unattached.map((node) => ({
+      ...nodeRow(node),
+      masterAddress: addressOf.get(node.masterId ?? '') ?? node.masterId?.slice(0, SHORT_ID_LENGTH) ?? 'none',
+    })),
+  };
 }
 
 function renderHome(res: Response, view: HomeView, status = 200): void {
@@ -39,7 +89,7 @@ export function pageRoutes(store: KeyValueStore, view: ClusterView, limits: Limi
       const fields = requireForm(req.body);
       const key = readKey(fields, limits);
       const report = await writeKeyReport(store, view, key, readValue(fields, limits), readTtl(fields));
-      renderHome(res, { result: { kind: 'saved', report }, search: { key } });
+      renderHome(res, { result: { kind: 'saved', report, picture: await keyPicture(view, report.slot) }, search: { key } });
     } catch (error) {
       renderProblem(res, logger, error, { save: echo(req.body, 'key', 'value', 'ttl') });
     }
@@ -49,16 +99,33 @@ export function pageRoutes(store: KeyValueStore, view: ClusterView, limits: Limi
     try {
       const key = readKey(requireForm(req.body), limits);
       const report = await readKeyReport(store, view, key);
-      renderHome(res, { result: { kind: report.value === null ? 'missing' : 'found', report }, search: { key } });
+      const picture = await keyPicture(view, report.slot);
+      renderHome(res, { result: { kind: report.value === null ? 'missing' : 'found', report, picture }, search: { key } });
     } catch (error) {
       renderProblem(res, logger, error, { search: echo(req.body, 'key') });
     }
   });
 
-  router.get('/cluster', async (_req, res) => {
-    const overview = await view.overview();
-    res.render('cluster', { title: 'Cluster state', overview, refreshSeconds: 5 });
-  });
+  /**
+   * The page, and its live part alone for /static/cluster-live.js to swap in.
+   * While the cluster cannot be read, both say so with the status the error
+   * calls for, and the page keeps trying: it is most watched exactly then.
+   */
+  const renderCluster = async (res: Response, template: string, options: Record<string, unknown>) => {
+    const page = { title: 'Cluster state', liveMs: LIVE_REFRESH_MS, ...options };
+    try {
+      res.render(template, { ...page, ...clusterPageModel(await view.overview()) });
+    } catch (error) {
+      const problem = describeError(error);
+      if (!problem) throw error;
+      if (problem.status >= 500) logger.warn('redis unavailable', { path: res.req.path, error, cause: (error as Error).cause });
+      if (problem.retryAfter) res.set('Retry-After', String(problem.retryAfter));
+      res.status(problem.status).render(template, { ...page, error: problem.message });
+    }
+  };
+
+  router.get('/cluster', (_req, res) => renderCluster(res, 'cluster', {}));
+  router.get('/cluster/live', (_req, res) => renderCluster(res, 'partials/cluster-live', { layout: false }));
 
   return router;
 }

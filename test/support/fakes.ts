@@ -1,9 +1,9 @@
 import calculateSlot from 'cluster-key-slot';
-import type { ClusterOverview, ClusterView } from '../../src/cluster-view';
+import { summarizeShards, type ClusterOverview, type ClusterView, type NodeStats } from '../../src/cluster-view';
 import { loadConfig } from '../../src/config';
 import type { Logger } from '../../src/logger';
 import type { KeyValueStore, ScanPage, StoredValue } from '../../src/store';
-import { hashTagOf, type KeyLocation } from '../../src/topology';
+import { groupShards, hashTagOf, type KeyLocation, type Shard, type SlotMigration } from '../../src/topology';
 
 /** An in-memory store for unit tests; `fail` makes every call reject with that error. */
 export class FakeStore implements KeyValueStore {
@@ -48,54 +48,78 @@ export class FakeStore implements KeyValueStore {
   }
 }
 
-/** A fixed three-master topology: slots split as redis-cli --cluster create splits them. */
+/** A node of the fake topology: reachable, connected and idle unless told otherwise. */
+export const fakeNode = (node: Pick<NodeStats, 'id' | 'address' | 'role'> & Partial<NodeStats>): NodeStats => ({
+  masterId: undefined,
+  failed: false,
+  linkState: 'connected',
+  slots: [],
+  migrations: [],
+  reachable: true,
+  keys: 0,
+  memory: '1.1M',
+  ...node,
+});
+
+/**
+ * Three masters with the slots redis-cli --cluster create gives them, each
+ * with a replica; the first has a second replica, which has failed. Tests
+ * edit `nodes` and `migrations` to show another cluster: every method reads them.
+ */
 export class FakeClusterView implements ClusterView {
   fail: Error | undefined;
+  nodes: NodeStats[] = [
+    fakeNode({ id: 'master-1', address: '10.0.0.11:6379', role: 'master', slots: ['0-5460'], keys: 3, memory: '1.2M' }),
+    fakeNode({ id: 'master-2', address: '10.0.0.12:6379', role: 'master', slots: ['5461-10922'], keys: 4 }),
+    fakeNode({ id: 'master-3', address: '10.0.0.13:6379', role: 'master', slots: ['10923-16383'], keys: 5 }),
+    fakeNode({ id: 'replica-1', address: '10.0.0.14:6379', role: 'replica', masterId: 'master-1', keys: 3 }),
+    fakeNode({
+      id: 'replica-4',
+      address: '10.0.0.17:6379',
+      role: 'replica',
+      masterId: 'master-1',
+      failed: true,
+      linkState: 'disconnected',
+      reachable: false,
+      keys: undefined,
+      memory: undefined,
+    }),
+    fakeNode({ id: 'replica-2', address: '10.0.0.15:6379', role: 'replica', masterId: 'master-2', keys: 4 }),
+    fakeNode({ id: 'replica-3', address: '10.0.0.16:6379', role: 'replica', masterId: 'master-3', keys: 5 }),
+  ];
+  migrations: SlotMigration[] = [];
+
+  private check(): void {
+    if (this.fail) throw this.fail;
+  }
 
   async locate(key: string): Promise<KeyLocation> {
-    if (this.fail) throw this.fail;
+    this.check();
     const slot = calculateSlot(key);
-    const shard = slot <= 5460 ? 1 : slot <= 10922 ? 2 : 3;
+    const shard = groupShards(this.nodes).shards.find(({ ranges }) => ranges.some(({ start, end }) => slot >= start && slot <= end));
+    const ref = ({ id, address }: NodeStats) => ({ id, address });
     return {
       slot,
       hashTag: hashTagOf(key),
-      master: { id: `master-${shard}`, address: `10.0.0.1${shard}:6379` },
-      replicas: [{ id: `replica-${shard}`, address: `10.0.0.1${shard + 3}:6379` }],
+      master: shard && ref(shard.master),
+      replicas: shard?.replicas.filter((replica) => !replica.failed).map(ref) ?? [],
     };
   }
 
+  async shards(): Promise<Shard[]> {
+    this.check();
+    return groupShards(this.nodes).shards;
+  }
+
   async overview(): Promise<ClusterOverview> {
-    if (this.fail) throw this.fail;
+    this.check();
     return {
       state: 'ok',
       slotsAssigned: 16384,
-      knownNodes: 2,
-      nodes: [
-        {
-          id: 'master-1',
-          address: '10.0.0.11:6379',
-          role: 'master',
-          masterId: undefined,
-          failed: false,
-          linkState: 'connected',
-          slots: ['0-16383'],
-          reachable: true,
-          keys: 3,
-          memory: '1.2M',
-        },
-        {
-          id: 'replica-1',
-          address: '10.0.0.14:6379',
-          role: 'replica',
-          masterId: 'master-1',
-          failed: true,
-          linkState: 'disconnected',
-          slots: [],
-          reachable: false,
-          keys: undefined,
-          memory: undefined,
-        },
-      ],
+      knownNodes: this.nodes.length,
+      nodes: this.nodes,
+      shards: summarizeShards(this.nodes),
+      migrations: this.migrations,
     };
   }
 }

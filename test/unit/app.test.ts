@@ -1,7 +1,8 @@
+import calculateSlot from 'cluster-key-slot';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { RedisUnavailableError, WrongTypeError } from '../../src/store';
-import { FakeClusterView, FakeStore, silentLogger, testConfig } from '../support/fakes';
+import { fakeNode, FakeClusterView, FakeStore, silentLogger, testConfig } from '../support/fakes';
 
 function setup(env: Record<string, string> = {}) {
   const store = new FakeStore();
@@ -130,6 +131,139 @@ describe('searching', () => {
     store.fail = new WrongTypeError('h');
     const res = await request(app).post('/search').type('form').send({ key: 'h' }).expect(409);
     expect(res.text).toContain('not a string');
+  });
+});
+
+describe('cluster page', () => {
+  /** The markup of each shard's group of rows, by master id. */
+  const shardGroups = (html: string): Map<string, string> =>
+    new Map(
+      [...html.matchAll(/<tbody class="shard" data-shard-master-id="([^"]+)">([\s\S]*?)<\/tbody>/g)].map(([, id, body]) => [id!, body!]),
+    );
+  /** The slot map's ranges: [master id, "start-end", fill]. */
+  const mapRanges = (html: string): string[][] =>
+    [...html.matchAll(/<rect [^>]*fill="([^"]+)" data-master-id="([^"]+)" data-slots="([^"]+)"/g)].map(([, fill, id, slots]) => [
+      id!,
+      slots!,
+      fill!,
+    ]);
+
+  it('groups the nodes by shard: each master with its replicas, in slot order', async () => {
+    const { app } = setup();
+    const res = await request(app).get('/cluster').expect(200);
+    const groups = shardGroups(res.text);
+    expect([...groups.keys()]).toEqual(['master-1', 'master-2', 'master-3']);
+    const rows = (id: string) =>
+      [...groups.get(id)!.matchAll(/data-node="([^"]+)" data-role="(\w+)"/g)].map(([, address, role]) => `${role} ${address}`);
+    expect(rows('master-1')).toEqual(['master 10.0.0.11:6379', 'replica 10.0.0.14:6379', 'replica 10.0.0.17:6379']);
+    expect(rows('master-2')).toEqual(['master 10.0.0.12:6379', 'replica 10.0.0.15:6379']);
+    expect(groups.get('master-1')).toContain('5461 slots (33.3 %)');
+    expect(res.text).toMatch(/10\.0\.0\.17:6379[\s\S]*?failed[\s\S]*?unreachable/);
+  });
+
+  it('names a replica by its address and shows node ids short, with the whole id in the tooltip', async () => {
+    const { app, view } = setup();
+    view.nodes[0]!.id = 'f'.repeat(40);
+    view.nodes[3]!.masterId = 'f'.repeat(40);
+    const res = await request(app).get('/cluster').expect(200);
+    expect(res.text).toContain(`<code title="${'f'.repeat(40)}">ffffffff</code>`);
+    expect(res.text).not.toMatch(/>f{40}</);
+  });
+
+  it("draws each master's slot ranges on the map in the colour of its rows", async () => {
+    const { app } = setup();
+    const res = await request(app).get('/cluster').expect(200);
+    const ranges = mapRanges(res.text);
+    expect(ranges.map(([id, slots]) => `${id} ${slots}`)).toEqual(['master-1 0-5460', 'master-2 5461-10922', 'master-3 10923-16383']);
+    expect(new Set(ranges.map(([, , fill]) => fill)).size).toBe(3);
+    for (const [id, , fill] of ranges) {
+      expect(shardGroups(res.text).get(id!)).toContain(`fill="${fill}" data-master-id="${id}"`);
+    }
+  });
+
+  it("keeps a master's colour when another master takes some of its slots", async () => {
+    const { app, view } = setup();
+    const before = mapRanges((await request(app).get('/cluster')).text);
+    view.nodes[0]!.slots = ['0-4999'];
+    view.nodes[1]!.slots = ['5000-10922'];
+    const after = mapRanges((await request(app).get('/cluster')).text);
+    expect(after.map(([id, slots]) => `${id} ${slots}`)).toEqual(['master-1 0-4999', 'master-2 5000-10922', 'master-3 10923-16383']);
+    expect(after.map(([, , fill]) => fill)).toEqual(before.map(([, , fill]) => fill));
+  });
+
+  it('marks the slots being moved on the map and lists them by address', async () => {
+    const { app, view } = setup();
+    view.migrations = [5461, 5462, 5463].map((slot) => ({ slot, from: 'master-2', to: 'master-1' }));
+    const res = await request(app).get('/cluster').expect(200);
+    expect(res.text).toContain('<g data-moving-slots="5461-5463" data-from="master-2" data-to="master-1">');
+    expect(res.text).toMatch(/Slot 5461-5463 moving from <code>10\.0\.0\.12:6379<\/code> to <code>10\.0\.0\.11:6379<\/code>/);
+  });
+
+  it('shows a new master with no slots yet as a shard of its own, after the others', async () => {
+    const { app, view } = setup();
+    view.nodes.push(fakeNode({ id: 'master-4', address: '10.0.0.18:6379', role: 'master' }));
+    const res = await request(app).get('/cluster').expect(200);
+    expect([...shardGroups(res.text).keys()]).toEqual(['master-1', 'master-2', 'master-3', 'master-4']);
+    expect(shardGroups(res.text).get('master-4')).toContain('no slots');
+  });
+
+  it('refreshes its live part from a script file, with nothing inline for the CSP to refuse', async () => {
+    const { app } = setup();
+    const res = await request(app).get('/cluster').expect(200);
+    expect(res.text).toContain('<div class="live" data-live="/cluster/live" data-live-ms="1000">');
+    expect(res.text).toContain('<script src="/static/cluster-live.js" defer></script>');
+    expect(res.text).not.toMatch(/<script(?![^>]*\ssrc=)/);
+    expect(res.text).not.toMatch(/\sstyle=/);
+    const script = await request(app).get('/static/cluster-live.js').expect(200);
+    expect(script.headers['content-type']).toMatch(/javascript/);
+  });
+
+  it('serves the live part alone, without the layout', async () => {
+    const { app } = setup();
+    const res = await request(app).get('/cluster/live').expect(200);
+    expect(res.text).toContain('data-cluster-state="ok"');
+    expect(res.text).toContain('data-slot-map');
+    expect(res.text).not.toContain('<html');
+    expect(res.text).not.toContain('data-live=');
+  });
+
+  it.each(['/cluster', '/cluster/live'])(
+    'answers %s with 503, says why and keeps refreshing while the cluster cannot be read',
+    async (path) => {
+      const { app, view } = setup();
+      view.fail = new RedisUnavailableError('down');
+      const res = await request(app).get(path).expect(503);
+      expect(res.headers['retry-after']).toBe('2');
+      expect(res.text).toContain('role="alert"');
+      expect(res.text).toContain('not answering');
+      if (path === '/cluster') expect(res.text).toContain('data-live="/cluster/live"');
+    },
+  );
+});
+
+describe('the key on the slot map', () => {
+  it.each([
+    ['saving', '/save-data', { key: 'user:42', value: 'v' }],
+    ['searching', '/search', { key: 'user:42' }],
+  ])("marks the key's slot on the map after %s, inside its master's range", async (_name, path, form) => {
+    const { app, view } = setup();
+    const res = await request(app).post(path).type('form').send(form).expect(200);
+    const slot = calculateSlot('user:42');
+    expect(res.text).toContain(`data-key-slot="${slot}"`);
+    const master = (await view.locate('user:42')).master!;
+    const owner = [...res.text.matchAll(/data-master-id="([^"]+)" data-slots="(\d+)-(\d+)"/g)].find(
+      ([, , start, end]) => slot >= Number(start) && slot <= Number(end),
+    );
+    expect(owner?.[1]).toBe(master.id);
+  });
+
+  it('still shows the key when the map cannot be read', async () => {
+    const { app, view, store } = setup();
+    store.data.set('user:42', { value: 'v', ttl: undefined });
+    view.shards = () => Promise.reject(new RedisUnavailableError('down'));
+    const res = await request(app).post('/search').type('form').send({ key: 'user:42' }).expect(200);
+    expect(res.text).toContain('data-result="found"');
+    expect(res.text).not.toContain('data-key-slot');
   });
 });
 
