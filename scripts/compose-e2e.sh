@@ -116,6 +116,8 @@ found_value() {
   [[ $page == *'data-result="found"'* && $page == *"$2"* ]]
 }
 exit_code() { docker inspect --format '{{.State.ExitCode}}' "$(compose ps -a -q "$1")"; }
+# A service's health; fails (no .State.Health) if it has no healthcheck.
+health() { docker inspect --format '{{.State.Health.Status}}' "$(compose ps -q "$1")" 2>&1; }
 
 up() {
   compose up --detach --wait --no-build --wait-timeout "$UP_TIMEOUT" >"$run_dir/up.log" 2>&1 ||
@@ -163,8 +165,13 @@ pass "app at $APP saves and finds a key"
 css=$(curl -fsS --max-time 10 "$APP/static/app.css") || fail "the app image serves its stylesheet"
 [[ $css == *'body {'* ]] || fail "the app's stylesheet has its rules"
 pass "the app image serves /static/app.css"
+[ "$(health redis-commander)" = healthy ] || fail "Redis Commander has a healthcheck and passes it (saw: $(health redis-commander))"
 curl -fsS -o /dev/null --max-time 10 "$COMMANDER/" || fail "Redis Commander answers at $COMMANDER"
-pass "Redis Commander answers at $COMMANDER"
+pass "Redis Commander is healthy and answers at $COMMANDER"
+# The stand-in for a tag npm lacks runs an older npm release: say which.
+commander_image=$(grep redis-commander <<<"$(compose config --images)") || fail "compose names a Redis Commander image"
+commander_runs=$(compose exec -T redis-commander node -p "require('/redis-commander/package.json').version")
+echo "Redis Commander: compose pins $commander_image; it runs redis-commander $commander_runs"
 
 step "the app on the host, through the published node ports and REDIS_NAT_MAP"
 nat_map=

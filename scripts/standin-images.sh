@@ -7,7 +7,9 @@
 #
 #   redis:<tag>                 Debian's redis-server (8.0 on trixie), user redis, /data
 #   node:<ver>-trixie-slim      Node from the npm registry's "node" package, user node
-#   .../redis-commander:<ver>   the npm redis-commander package with its own docker/entrypoint.sh
+#   .../redis-commander:<ver>   the npm redis-commander package with its own docker/entrypoint.sh;
+#                               a tag npm lacks gets npm's newest release, and the image's
+#                               org.opencontainers.image.version label says which one it runs
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -120,9 +122,23 @@ build_node() {
     'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' 'CMD ["node"]'
 }
 
+# The npm release a Redis Commander tag stands for: the same version if npm
+# has it, else npm's newest (ghcr.io has 0.9.1, built from a git tag that
+# never reached npm, whose newest is 0.9.0).
+commander_npm_version() {
+  wanted=$1
+  if [ -n "$(npm view "redis-commander@$wanted" version 2>/dev/null)" ]; then
+    echo "$wanted"
+  else
+    npm view redis-commander version
+  fi
+}
+
 build_commander() {
   tag=$1 dir=$STANDIN_CACHE/work/commander
-  commander_version=${tag##*:}
+  commander_version=$(commander_npm_version "${tag##*:}")
+  [ "$commander_version" = "${tag##*:}" ] ||
+    log "npm has no redis-commander ${tag##*:}; $tag stands in with npm's newest, $commander_version"
   node_tree "$dir" 24 jq dumb-init
   (cd "$STANDIN_CACHE" && npm pack --silent "redis-commander@$commander_version" >/dev/null)
   mkdir -p "$dir/redis-commander"
@@ -131,7 +147,8 @@ build_commander() {
   # As upstream's Dockerfile: user 10000 owns only the config directory.
   in_root "$dir" useradd --uid 10000 --gid 0 --home-dir /redis-commander --no-create-home --shell /bin/sh redis
   in_root "$dir" chown -R redis /redis-commander/config
-  import "$dir" "$tag" 'WORKDIR /redis-commander' 'ENV HOME=/redis-commander' 'ENV NODE_ENV=production' \
+  import "$dir" "$tag" "LABEL org.opencontainers.image.version=$commander_version" \
+    'WORKDIR /redis-commander' 'ENV HOME=/redis-commander' 'ENV NODE_ENV=production' \
     'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'USER 10000' 'EXPOSE 8081' \
     'ENTRYPOINT ["/usr/bin/dumb-init", "--"]' 'CMD ["/redis-commander/docker/entrypoint.sh"]'
 }
