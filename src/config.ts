@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -26,6 +28,27 @@ export interface Config {
   limits: {
     maxKeyBytes: number;
     maxValueBytes: number;
+  };
+  /** The slow data source the cache stands in front of. */
+  origin: {
+    delayMs: number;
+    /** Where updates are kept; every instance must see the same directory. */
+    dataDir: string;
+  };
+  cache: {
+    /** Before jitter. */
+    ttlSeconds: number;
+  };
+  session: {
+    /** Signs the session cookie; undefined only outside production (a per-process one is made). */
+    secret: string | undefined;
+    /** Idle time after which a session ends; every request starts it again. */
+    ttlSeconds: number;
+  };
+  rateLimit: {
+    /** Writes allowed per client per window, over all instances together. */
+    writes: number;
+    windowSeconds: number;
   };
 }
 
@@ -112,6 +135,23 @@ function password(env: Env): string | undefined {
   return text.replace(/\r?\n$/, '') || undefined;
 }
 
+/** Shorter, and a brute force on the cookie signature becomes a question of time. */
+export const MIN_SESSION_SECRET_LENGTH = 32;
+
+function sessionSecret(env: Env, nodeEnv: NodeEnv): string | undefined {
+  const secret = env.SESSION_SECRET?.trim();
+  if (!secret) {
+    if (nodeEnv === 'production') {
+      throw new ConfigError('SESSION_SECRET', 'must be set in production: it signs the session cookie (try `openssl rand -base64 32`)');
+    }
+    return undefined;
+  }
+  if (secret.length < MIN_SESSION_SECRET_LENGTH) {
+    throw new ConfigError('SESSION_SECRET', `is ${secret.length} characters; use at least ${MIN_SESSION_SECRET_LENGTH}`);
+  }
+  return secret;
+}
+
 /** The native cluster started by `npm run cluster:start`. */
 export const DEFAULT_CLUSTER_URLS = '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002';
 export const DEFAULT_CLUSTER_NODE_TIMEOUT_MS = 2000;
@@ -133,6 +173,21 @@ export function loadConfig(env: Env): Config {
     limits: {
       maxKeyBytes: integer(env, 'MAX_KEY_BYTES', 1024, 1, 65_536),
       maxValueBytes: integer(env, 'MAX_VALUE_BYTES', 100 * 1024, 1, 16 * 1024 * 1024),
+    },
+    origin: {
+      delayMs: integer(env, 'ORIGIN_DELAY_MS', 150, 0, 60_000),
+      dataDir: env.ORIGIN_DATA_DIR?.trim() || path.join(os.tmpdir(), 'redis-cluster-starter-origin'),
+    },
+    cache: {
+      ttlSeconds: integer(env, 'CACHE_TTL_SECONDS', 300, 1, 30 * 24 * 3600),
+    },
+    session: {
+      secret: sessionSecret(env, nodeEnv),
+      ttlSeconds: integer(env, 'SESSION_TTL_SECONDS', 1800, 10, 30 * 24 * 3600),
+    },
+    rateLimit: {
+      writes: integer(env, 'RATE_LIMIT_WRITES', 60, 1, 1_000_000_000),
+      windowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 24 * 3600),
     },
   };
 }

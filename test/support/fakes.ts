@@ -126,7 +126,11 @@ export class FakeClusterView implements ClusterView {
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-export const testConfig = (env: Record<string, string> = {}) => loadConfig({ NODE_ENV: 'test', ...env });
+/** A fixed session secret, so a test may ask for NODE_ENV=production, where one is required. */
+export const TEST_SESSION_SECRET = 'a-session-secret-for-tests-only-0123456789';
+
+export const testConfig = (env: Record<string, string> = {}) =>
+  loadConfig({ NODE_ENV: 'test', SESSION_SECRET: TEST_SESSION_SECRET, ...env });
 
 /** For supertest's serialize(): send bytes as they are, not superagent's JSON of a Buffer. */
 export const asIs = (raw: unknown): string => raw as string;

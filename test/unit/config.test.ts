@@ -72,6 +72,43 @@ describe('loadConfig', () => {
     expect(loadConfig({ REDIS_PASSWORD_FILE: file }).redis.password).toBeUndefined();
   });
 
+  it('requires a session secret in production, and says how to make one', () => {
+    const error = configError({ NODE_ENV: 'production' });
+    expect(error.variable).toBe('SESSION_SECRET');
+    expect(error.message).toContain('must be set in production');
+    expect(error.message).toContain('openssl rand');
+  });
+
+  it('refuses a short session secret anywhere', () => {
+    const error = configError({ SESSION_SECRET: 'short' });
+    expect(error.variable).toBe('SESSION_SECRET');
+    expect(error.message).toContain('at least 32');
+  });
+
+  it('leaves the session secret to the app outside production, which makes one per process', () => {
+    expect(loadConfig({ NODE_ENV: 'development' }).session.secret).toBeUndefined();
+  });
+
+  it('reads the workloads settings, with defaults', () => {
+    const secret = 's'.repeat(32);
+    expect(loadConfig({ SESSION_SECRET: secret, ORIGIN_DATA_DIR: '/srv/origin', RATE_LIMIT_WRITES: '10' })).toMatchObject({
+      origin: { delayMs: 150, dataDir: '/srv/origin' },
+      cache: { ttlSeconds: 300 },
+      session: { secret, ttlSeconds: 1800 },
+      rateLimit: { writes: 10, windowSeconds: 60 },
+    });
+  });
+
+  it.each([
+    [{ ORIGIN_DELAY_MS: 'slow' }, 'ORIGIN_DELAY_MS'],
+    [{ CACHE_TTL_SECONDS: '0' }, 'CACHE_TTL_SECONDS'],
+    [{ SESSION_TTL_SECONDS: '5' }, 'SESSION_TTL_SECONDS'],
+    [{ RATE_LIMIT_WRITES: '0' }, 'RATE_LIMIT_WRITES'],
+    [{ RATE_LIMIT_WINDOW_SECONDS: '-1' }, 'RATE_LIMIT_WINDOW_SECONDS'],
+  ])('names the workload setting that is wrong: %o', (env, variable) => {
+    expect(configError(env).variable).toBe(variable);
+  });
+
   it('keeps tests quiet by default', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).logLevel).toBe('silent');
     expect(loadConfig({}).logLevel).toBe('info');
