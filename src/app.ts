@@ -8,14 +8,22 @@ import { describeError, HttpError } from './errors';
 import { bodyLimitBytes, verifyFormBody, verifyJsonBody } from './input';
 import type { Logger } from './logger';
 import { apiRoutes } from './routes/api';
+import { limitRoutes, writeLimiter } from './routes/limits';
 import { pageRoutes } from './routes/pages';
+import { productRoutes } from './routes/products';
+import { sessionRoutes } from './routes/session';
 import type { KeyValueStore } from './store';
+import type { WorkloadDependencies } from './workloads';
+import { ProductCache } from './workloads/cache';
+import { OutageLog } from './workloads/outage';
 
 export interface AppDependencies {
   store: KeyValueStore;
   view: ClusterView;
   logger: Logger;
   config: Pick<Config, 'nodeEnv' | 'limits'>;
+  /** The cache, session and rate-limit demos; without them their routes are absent and writes are not limited. */
+  workloads?: WorkloadDependencies;
 }
 
 const VIEWS = path.join(__dirname, '..', 'views');
@@ -45,7 +53,7 @@ const API_HELMET = {
 } as const;
 
 /** Builds the app without listening or connecting: the caller owns both. */
-export function createApp({ store, view, logger, config }: AppDependencies): Express {
+export function createApp({ store, view, logger, config, workloads }: AppDependencies): Express {
   const app = express();
 
   app.engine('hbs', engine({ extname: '.hbs', defaultLayout: 'main', helpers: { eq: (a: unknown, b: unknown) => a === b } }));
@@ -75,6 +83,19 @@ export function createApp({ store, view, logger, config }: AppDependencies): Exp
     }
   });
 
+  if (workloads) {
+    const counters = new OutageLog(logger, 'writes go through unlimited', 'rate-limit counters');
+    const limiter = writeLimiter(workloads, logger, counters);
+    app.use('/api', limiter);
+    const cache = new ProductCache(workloads.cacheStore, workloads.origin, new OutageLog(logger, 'serving from the origin', 'cache'), {
+      ttlSeconds: workloads.config.cache.ttlSeconds,
+      // Generous beside the origin's delay: a load that outlives its lock lets a second one start.
+      lockMs: Math.max(1000, 4 * workloads.config.origin.delayMs),
+    });
+    app.use(productRoutes(cache, view, workloads.config));
+    app.use(sessionRoutes(workloads, cache, view, logger));
+    app.use(limitRoutes(workloads, limiter, counters));
+  }
   app.use('/api', apiRoutes(store, view, config.limits));
   app.use(pageRoutes(store, view, config.limits, logger));
 

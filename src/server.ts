@@ -3,6 +3,7 @@ import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 import { createRedisCluster, createRedisServices } from './redis';
+import { createWorkloads } from './workloads';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -23,10 +24,13 @@ function main(): void {
   const logger = createLogger(config.logLevel);
   const cluster = createRedisCluster(config.redis, logger);
   const { store, view } = createRedisServices(cluster, config.redis);
-  const app = createApp({ store, view, logger, config });
+  const app = createApp({ store, view, logger, config, workloads: createWorkloads(cluster, config) });
 
   const server = app.listen(config.port, config.host, () => {
-    logger.info('listening', { url: `http://${config.host}:${config.port}`, redis: config.redis.nodes });
+    // The bound port, not the configured one: PORT=0 asks the system for a free one.
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    logger.info('listening', { url: `http://${config.host}:${port}`, port, redis: config.redis.nodes });
   });
   server.on('error', (error) => {
     logger.error('cannot listen', { port: config.port, error });
