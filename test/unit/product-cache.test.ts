@@ -1,17 +1,16 @@
 import { ProductCache, productKeys } from '../../src/workloads/cache';
-import { OutageLog } from '../../src/workloads/outage';
+import { OUTAGE_QUIET_MS, OutageLog } from '../../src/workloads/outage';
 import { RedisUnavailableError } from '../../src/store';
 import { silentLogger } from '../support/fakes';
 import { FakeCacheStore, FakeOrigin } from '../support/workload-fakes';
 
-function setup(store = new FakeCacheStore(), origin = new FakeOrigin()) {
+function setup(store = new FakeCacheStore(), origin = new FakeOrigin(), now = Date.now) {
   const warnings: string[] = [];
-  const logger = { ...silentLogger, warn: (msg: string) => warnings.push(msg) };
-  const cache = new ProductCache(store, origin, new OutageLog(logger, 'serving from the origin', 'cache'), {
-    ttlSeconds: 100,
-    lockMs: 1000,
-  });
-  return { cache, store, origin, warnings };
+  const infos: string[] = [];
+  const logger = { ...silentLogger, warn: (msg: string) => warnings.push(msg), info: (msg: string) => infos.push(msg) };
+  const outage = new OutageLog(logger, 'serving from the origin', 'cache', now);
+  const cache = new ProductCache(store, origin, outage, { ttlSeconds: 100, lockMs: 1000 });
+  return { cache, store, origin, warnings, infos };
 }
 
 /** Holds the origin's reads until release() is called, so requests pile up on one cold key. */
@@ -142,22 +141,30 @@ describe('ProductCache', () => {
   });
 
   it('serves from the origin while Redis is unavailable, and warns once per outage', async () => {
-    const { cache, store, origin, warnings } = setup();
-    store.fail = new RedisUnavailableError('Redis did not answer within 500 ms');
+    let now = 0;
+    const { cache, store, origin, warnings, infos } = setup(undefined, undefined, () => now);
+    const down = new RedisUnavailableError('Redis did not answer within 500 ms');
 
+    store.fail = down;
     const reads = [];
     for (let i = 0; i < 5; i += 1) reads.push(await cache.read(2));
+    // One master of three lost: reads of the others succeed between the failures, in the same outage.
     store.fail = undefined;
     await cache.read(2);
-    store.fail = new RedisUnavailableError('down again');
+    store.fail = down;
+    await cache.read(2);
+    const duringOutage = [...warnings];
+    now += OUTAGE_QUIET_MS;
+    store.fail = undefined;
+    await cache.read(2);
+    store.fail = down;
     await cache.read(2);
 
     expect(reads.every((r) => r.outcome === 'bypass' && r.product?.id === 2)).toBe(true);
-    expect(origin.reads).toBe(7);
-    expect(warnings).toEqual([
-      'cache unavailable: serving from the origin until Redis answers again',
-      'cache unavailable: serving from the origin until Redis answers again',
-    ]);
+    expect(duringOutage).toEqual(['cache unavailable: serving from the origin until Redis answers again']);
+    expect(infos).toEqual(['cache available again']);
+    expect(warnings).toHaveLength(2);
+    expect(origin.reads).toBe(8);
   });
 
   it('still sends concurrent reads to the origin once per process while Redis is unavailable', async () => {
