@@ -15,24 +15,45 @@ function hash(text: string): number {
   return value;
 }
 
-/**
- * One colour per master, picked by its id's hash, the next free one on a
- * clash (ids taken in sorted order, so every page agrees). A master keeps its
- * colour while slots move; a joining master takes a colour of its own and
- * moves another's only on a clash where its id sorts first. Colours repeat
- * only past nine masters.
- */
-export function shardColours(masterIds: readonly string[]): Map<string, string> {
-  const colours = new Map<string, string>();
-  const taken = new Set<number>();
-  for (const id of [...new Set(masterIds)].sort()) {
-    let index = hash(id) % PALETTE.length;
-    for (let tries = 0; taken.has(index) && tries < PALETTE.length; tries += 1) index = (index + 1) % PALETTE.length;
-    taken.add(index);
-    colours.set(id, PALETTE[index] ?? MARK_FILL);
-  }
-  return colours;
+/** The first free palette index from the id's own, so clashing ids still get colours of their own. */
+function freeIndex(id: string, taken: ReadonlySet<number>): number {
+  let index = hash(id) % PALETTE.length;
+  for (let tries = 0; taken.has(index) && tries < PALETTE.length; tries += 1) index = (index + 1) % PALETTE.length;
+  return index;
 }
+
+export type ColourPicker = (masterIds: readonly string[]) => Map<string, string>;
+
+/**
+ * Colours masters by their ids' hashes (the next free colour on a clash), and
+ * remembers them: a master keeps its colour while slots move and while shards
+ * join and leave, and a newcomer takes a colour nobody uses. Ids are taken in
+ * sorted order, so app instances that saw the same masters agree. Colours
+ * repeat only past nine masters.
+ */
+export function shardPalette(): ColourPicker {
+  let kept = new Map<string, number>();
+  return (masterIds) => {
+    const ids = [...new Set(masterIds)].sort();
+    const next = new Map<string, number>();
+    for (const id of ids) {
+      const index = kept.get(id);
+      if (index !== undefined) next.set(id, index);
+    }
+    const taken = new Set(next.values());
+    for (const id of ids.filter((id) => !next.has(id))) {
+      const index = freeIndex(id, taken);
+      taken.add(index);
+      next.set(id, index);
+    }
+    // Only masters present now are remembered, so the memory stays as small as the cluster.
+    kept = next;
+    return new Map([...next].map(([id, index]) => [id, PALETTE[index] ?? MARK_FILL]));
+  };
+}
+
+/** Colours for one set of masters with no memory of earlier ones. */
+export const shardColours: ColourPicker = (masterIds) => shardPalette()(masterIds);
 
 /*
  * The geometry, in viewBox units: the SVG scales to its box's width, so it fits

@@ -3,7 +3,7 @@ import type { ClusterOverview, ClusterView, NodeStats } from '../cluster-view';
 import { describeError } from '../errors';
 import { echo, readKey, readTtl, readValue, requireForm, type Limits } from '../input';
 import type { Logger } from '../logger';
-import { shardColours, slotPicture, type SlotPicture } from '../slot-picture';
+import { shardPalette, slotPicture, type ColourPicker, type SlotPicture } from '../slot-picture';
 import type { KeyValueStore } from '../store';
 import { formatSlotRange, groupShards, SLOT_COUNT } from '../topology';
 import { readKeyReport, writeKeyReport, type KeyReport } from './report';
@@ -25,10 +25,10 @@ const LIVE_REFRESH_MS = 1000;
 const SHORT_ID_LENGTH = 8;
 
 /** The slot map with the key's slot marked; none when the topology cannot be read, as the key's own result still can be shown. */
-async function keyPicture(view: ClusterView, slot: number): Promise<SlotPicture | undefined> {
+async function keyPicture(view: ClusterView, colourOf: ColourPicker, slot: number): Promise<SlotPicture | undefined> {
   try {
     const shards = await view.shards();
-    return slotPicture(shards, { colours: shardColours(shards.map(({ master }) => master.id)), keySlot: slot });
+    return slotPicture(shards, { colours: colourOf(shards.map(({ master }) => master.id)), keySlot: slot });
   } catch {
     return undefined;
   }
@@ -37,9 +37,9 @@ async function keyPicture(view: ClusterView, slot: number): Promise<SlotPicture 
 const nodeRow = (node: NodeStats) => ({ ...node, shortId: node.id.slice(0, SHORT_ID_LENGTH) });
 
 /** The /cluster page: the slot map, then one group of table rows per shard, in the map's colours. */
-function clusterPageModel(overview: ClusterOverview) {
+function clusterPageModel(overview: ClusterOverview, colourOf: ColourPicker) {
   const { shards, unattached } = groupShards(overview.nodes);
-  const colours = shardColours(shards.map(({ master }) => master.id));
+  const colours = colourOf(shards.map(({ master }) => master.id));
   const picture = slotPicture(shards, { colours, migrations: overview.migrations });
   const addressOf = new Map(overview.nodes.map((node) => [node.id, node.address]));
   return {
@@ -81,6 +81,8 @@ function renderProblem(res: Response, logger: Logger, error: unknown, view: Home
 
 export function pageRoutes(store: KeyValueStore, view: ClusterView, limits: Limits, logger: Logger): Router {
   const router = Router();
+  // One memory of who has which colour for every page, so a key's map matches /cluster.
+  const colourOf = shardPalette();
 
   router.get('/', (_req, res) => renderHome(res, {}));
 
@@ -89,7 +91,7 @@ export function pageRoutes(store: KeyValueStore, view: ClusterView, limits: Limi
       const fields = requireForm(req.body);
       const key = readKey(fields, limits);
       const report = await writeKeyReport(store, view, key, readValue(fields, limits), readTtl(fields));
-      renderHome(res, { result: { kind: 'saved', report, picture: await keyPicture(view, report.slot) }, search: { key } });
+      renderHome(res, { result: { kind: 'saved', report, picture: await keyPicture(view, colourOf, report.slot) }, search: { key } });
     } catch (error) {
       renderProblem(res, logger, error, { save: echo(req.body, 'key', 'value', 'ttl') });
     }
@@ -99,7 +101,7 @@ export function pageRoutes(store: KeyValueStore, view: ClusterView, limits: Limi
     try {
       const key = readKey(requireForm(req.body), limits);
       const report = await readKeyReport(store, view, key);
-      const picture = await keyPicture(view, report.slot);
+      const picture = await keyPicture(view, colourOf, report.slot);
       renderHome(res, { result: { kind: report.value === null ? 'missing' : 'found', report, picture }, search: { key } });
     } catch (error) {
       renderProblem(res, logger, error, { search: echo(req.body, 'key') });
@@ -114,7 +116,7 @@ export function pageRoutes(store: KeyValueStore, view: ClusterView, limits: Limi
   const renderCluster = async (res: Response, template: string, options: Record<string, unknown>) => {
     const page = { title: 'Cluster state', liveMs: LIVE_REFRESH_MS, ...options };
     try {
-      res.render(template, { ...page, ...clusterPageModel(await view.overview()) });
+      res.render(template, { ...page, ...clusterPageModel(await view.overview(), colourOf) });
     } catch (error) {
       const problem = describeError(error);
       if (!problem) throw error;

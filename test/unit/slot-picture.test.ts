@@ -1,4 +1,4 @@
-import { shardColours, slotPicture, groupMoves, UNASSIGNED_FILL } from '../../src/slot-picture';
+import { groupMoves, shardColours, shardPalette, slotPicture, UNASSIGNED_FILL } from '../../src/slot-picture';
 import { groupShards, parseClusterNodes, SLOT_COUNT } from '../../src/topology';
 
 const NODES = `
@@ -24,6 +24,25 @@ describe('shardColours', () => {
   it('never uses the grey that means unassigned', () => {
     const ids = Array.from({ length: 12 }, (_, i) => `id-${i}`);
     expect([...shardColours(ids).values()]).not.toContain(UNASSIGNED_FILL);
+  });
+});
+
+describe('shardPalette', () => {
+  const incumbents = ['m1', 'm2', 'm3'];
+  // A joining master whose colour, picked afresh, would push an incumbent to another colour.
+  const clashing = Array.from({ length: 1000 }, (_, i) => `a${i}`).find((id) => {
+    const fresh = shardColours([...incumbents, id]);
+    const before = shardColours(incumbents);
+    return incumbents.some((incumbent) => fresh.get(incumbent) !== before.get(incumbent));
+  })!;
+
+  it("keeps every master's colour when a master joins whose colour would clash", () => {
+    expect(clashing).toBeDefined();
+    const colourOf = shardPalette();
+    const before = colourOf(incumbents);
+    const after = colourOf([...incumbents, clashing]);
+    for (const id of incumbents) expect(after.get(id)).toBe(before.get(id));
+    expect([...before.values()]).not.toContain(after.get(clashing));
   });
 });
 
