@@ -17,6 +17,7 @@ const clientKey = (req: Request): string => ipKeyGenerator(req.ip ?? 'unknown');
  * limit exactly. Reads are never counted. Fails open (see failOpen).
  */
 export function writeLimiter({ rateLimitStore, config }: WorkloadDependencies, logger: Logger, outage: OutageLog): RequestHandler {
+  const settings = { limit: config.rateLimit.writes, windowSeconds: config.rateLimit.windowSeconds };
   const limiter = rateLimit({
     store: rateLimitStore,
     windowMs: config.rateLimit.windowSeconds * 1000,
@@ -25,20 +26,20 @@ export function writeLimiter({ rateLimitStore, config }: WorkloadDependencies, l
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     keyGenerator: clientKey,
-    skip: (req) => READS.has(req.method),
     handler: (req, res) => {
       const message = `Too many writes: ${config.rateLimit.writes} per ${config.rateLimit.windowSeconds} s per client, over all instances. Try again in ${res.get('Retry-After')} s.`;
       res.status(429);
       if (isApiRequest(req)) res.json({ error: message });
-      else res.render('limits', { title: 'Rate limits', stylesheets: ['workloads.css'], error: message, ...settings() });
+      else res.render('limits', { title: 'Rate limits', stylesheets: ['workloads.css'], error: message, ...settings });
     },
     logger: {
       warn: (error, message) => logger.warn(message ?? 'rate limiter', { error }),
       error: (error, message) => logger.error(message ?? 'rate limiter', { error }),
     },
   });
-  const settings = () => ({ limit: config.rateLimit.writes, windowSeconds: config.rateLimit.windowSeconds });
-  return failOpen(limiter, outage);
+  const counted = failOpen(limiter, outage);
+  // Reads skip the limiter before it starts, so they pay nothing for it.
+  return (req, res, next) => (READS.has(req.method) ? next() : counted(req, res, next));
 }
 
 /** The rate-limit demo: a page and an API that show a client's count, and a write that only counts. */
