@@ -17,6 +17,11 @@ import { createRedisStore, type KeyValueStore } from './store';
  * even an all-MOVED run of redirections outlasts the failover; a closed
  * connection or CLUSTERDOWN waits longer. The app's own deadline sits a
  * second beyond the failover and bounds the whole wait.
+ * A slot moving to another master (a shard added or removed) costs less:
+ * ioredis follows ASK at once, and TRYAGAIN (keys of one hash tag split
+ * between the two masters) waits like CLUSTERDOWN, while one slot's keys
+ * take milliseconds to move; src/store.ts sends again what an auto-pipelined
+ * batch hands back unfollowed.
  */
 export interface RetryPlan {
   maxRedirections: number;

@@ -100,14 +100,19 @@ export async function withDeadline<T>(deadlineMs: number, work: (expired: () => 
 export type StoreClient = Pick<Cluster, 'defineCommand' | 'readWithTtl' | 'set' | 'del' | 'ping' | 'refreshSlotsCache'>;
 
 /**
- * ioredis follows MOVED and ASK by itself, except in an auto-pipelined batch
- * whose commands got different answers (two slots of one master, one of which
- * has just moved or lost its master): then each command gets its bare
- * redirection, or the batch fails to be sent again at all (ioredis issues
- * #2075 and #1734). Either way the command did not run, so sending it again is
- * safe, writes included.
+ * ioredis follows MOVED, ASK and TRYAGAIN by itself, except in an
+ * auto-pipelined batch whose commands got different answers (two slots of
+ * one master, one of which is moving, has just moved or lost its master):
+ * then each command gets its bare error, or the batch fails to be sent again
+ * at all (ioredis issues #2075 and #1734). While a slot moves to another
+ * master, its old owner answers ASK for a key that has already gone, and
+ * TRYAGAIN for a multi-key command whose keys (one hash tag) are split
+ * between the two; once it has moved, MOVED. None of these ran the command,
+ * so sending it again is safe, writes included.
  */
-const UNFOLLOWED_REDIRECTION = /^(MOVED|ASK) \d+ |^All keys in the pipeline should belong to the same slots allocation group/;
+const UNFOLLOWED_REDIRECTION = /^(MOVED|ASK) \d+ |^TRYAGAIN\b|^All keys in the pipeline should belong to the same slots allocation group/;
+/** Of those, the ones that mean the client's slot map is out of date; ASK and TRYAGAIN come mid-move, when it is not. */
+const STALE_SLOT_MAP = /^MOVED |^All keys in the pipeline/;
 
 async function followRedirections<T>(
   work: () => Promise<T>,
@@ -120,7 +125,7 @@ async function followRedirections<T>(
       return await work();
     } catch (error) {
       if (!(error instanceof Error && UNFOLLOWED_REDIRECTION.test(error.message))) throw error;
-      client.refreshSlotsCache();
+      if (STALE_SLOT_MAP.test(error.message)) client.refreshSlotsCache();
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       // Past the deadline the caller has its answer: a write sent now would land unannounced.
       if (expired()) throw error;
@@ -130,7 +135,7 @@ async function followRedirections<T>(
 
 export interface StoreOptions {
   deadlineMs: number;
-  /** The pause before sending again a command that ioredis handed back redirected. */
+  /** The pause before sending again a command that ioredis handed back redirected (or TRYAGAIN, mid-move). */
   redirectionDelayMs: number;
 }
 

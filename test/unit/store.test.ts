@@ -93,6 +93,25 @@ describe('createRedisStore', () => {
     expect({ attempts: command.attempts, refreshes }).toEqual({ attempts: 3, refreshes: 2 });
   });
 
+  // While a slot moves: ASK for a key already on the new owner, TRYAGAIN for keys of one hash tag split between the two.
+  it.each(['ASK 4329 127.0.0.1:7003', 'TRYAGAIN Multiple keys request during rehashing of slot'])(
+    'sends a command again after a mid-move answer ioredis handed back, keeping its slot map: %s',
+    async (answer) => {
+      let refreshes = 0;
+      const command = counted(async (attempt) => {
+        if (attempt === 1) throw new Error(answer);
+        return ['v', 30];
+      });
+      const store = createRedisStore(
+        clientThat(command.run, () => (refreshes += 1)),
+        noMasters,
+        options(1000),
+      );
+      expect(await store.read('k')).toEqual({ value: 'v', ttl: 30 });
+      expect({ attempts: command.attempts, refreshes }).toEqual({ attempts: 2, refreshes: 0 });
+    },
+  );
+
   it('stops sending a redirected command at the deadline, with a temporary error', async () => {
     const command = counted(async () => {
       throw new Error('MOVED 4329 127.0.0.1:7001');
