@@ -18,6 +18,9 @@ REDIS_NODES=${REDIS_NODES:-}
 CLUSTER_REPLICAS=${CLUSTER_REPLICAS:-1}
 CLUSTER_INIT_TIMEOUT=${CLUSTER_INIT_TIMEOUT:-60}
 POLL_INTERVAL=${POLL_INTERVAL:-0.1}
+# The official Redis and Valkey images both have redis-cli (Valkey's as a link
+# to valkey-cli); Debian's valkey-tools has only valkey-cli.
+REDIS_CLI=${REDIS_CLI:-redis-cli}
 
 usage() {
   cat >&2 <<USAGE
@@ -26,6 +29,7 @@ usage: REDIS_NODES="host:port host:port ..." $0
   REDIS_NODES           nodes to join, masters first (required)
   CLUSTER_REPLICAS      replicas per master (default 1)
   CLUSTER_INIT_TIMEOUT  seconds to wait for nodes and for cluster_state:ok (default 60)
+  REDIS_CLI             the CLI to run (default redis-cli; valkey-cli for Valkey)
   REDISCLI_AUTH         password, when the nodes require one
   REDIS_PASSWORD_FILE   or a file holding it (default /run/secrets/redis-password)
 USAGE
@@ -35,11 +39,11 @@ USAGE
 log() { printf 'cluster-init: %s\n' "$*"; }
 fail() { printf 'cluster-init: error: %s\n' "$*" >&2; exit 1; }
 
-# cli host:port args... : redis-cli against one node, failing fast if it is down.
+# cli host:port args... : the CLI against one node, failing fast if it is down.
 cli() {
   node=$1
   shift
-  redis-cli -h "${node%:*}" -p "${node##*:}" "$@" 2>/dev/null
+  "$REDIS_CLI" -h "${node%:*}" -p "${node##*:}" "$@" 2>/dev/null
 }
 
 # info_field host:port field : one field of CLUSTER INFO, empty if unreachable.
@@ -106,7 +110,7 @@ elif [ "${known:-1}" -gt 1 ] || [ "${assigned:-0}" -gt 0 ]; then
 else
   log "creating cluster with $CLUSTER_REPLICAS replica(s) per master"
   # shellcheck disable=SC2086 # REDIS_NODES is a list, split on purpose
-  redis-cli --cluster create $REDIS_NODES \
+  "$REDIS_CLI" --cluster create $REDIS_NODES \
     --cluster-replicas "$CLUSTER_REPLICAS" --cluster-yes
 fi
 

@@ -6,6 +6,8 @@
 # only in the engine at DOCKER_HOST; Docker Hub images replace them anywhere else.
 #
 #   redis:<tag>                 Debian's redis-server (8.0 on trixie), user redis, /data
+#   valkey/valkey:<tag>         Debian's valkey-server (8.1 on trixie), user valkey, /data, and
+#                               the redis-* links the official image's `make install` adds
 #   node:<ver>-trixie-slim      Node from the npm registry's "node" package, user node
 #   .../redis-commander:<ver>   the npm redis-commander package with its own docker/entrypoint.sh;
 #                               a tag npm lacks gets npm's newest release, and the image's
@@ -80,26 +82,48 @@ rootfs() {
   fi
 }
 
-build_redis() {
-  tag=$1 dir=$STANDIN_CACHE/work/redis
-  rootfs "$dir" redis-server redis-tools
-  mkdir -p "$dir/data"
-  in_root "$dir" chown redis:redis /data
-  # The official image compiles protected-mode off (nodes talk across the
-  # compose network); Debian's build keeps it on, so the stand-in says it here.
-  # The option goes before a final "-" (config from stdin), which must stay last.
-  cat >"$dir/usr/local/bin/redis-server" <<'SH'
-#!/bin/sh
+# server_wrapper PATH SERVER : a server command that starts SERVER with
+# protected mode off. The official images compile it off (nodes talk across
+# the compose network); Debian's builds keep it on, so the stand-ins say it
+# here. The option goes before a final "-" (config from stdin), which must stay last.
+server_wrapper() {
+  wrapper=$1
+  { printf '#!/bin/sh\nserver=%s\n' "$2" && cat <<'SH'; } >"$wrapper"
 count=$# index=0 stdin=
 for arg do
   shift
   index=$((index + 1))
   if [ "$index" -eq "$count" ] && [ "$arg" = - ]; then stdin=-; else set -- "$@" "$arg"; fi
 done
-exec /usr/bin/redis-server "$@" --protected-mode no $stdin
+exec "$server" "$@" --protected-mode no $stdin
 SH
-  chmod +x "$dir/usr/local/bin/redis-server"
+  chmod +x "$wrapper"
+}
+
+build_redis() {
+  tag=$1 dir=$STANDIN_CACHE/work/redis
+  rootfs "$dir" redis-server redis-tools
+  mkdir -p "$dir/data"
+  in_root "$dir" chown redis:redis /data
+  server_wrapper "$dir/usr/local/bin/redis-server" /usr/bin/redis-server
   import "$dir" "$tag" 'WORKDIR /data' 'USER redis' 'EXPOSE 6379' 'CMD ["redis-server"]'
+}
+
+build_valkey() {
+  tag=$1 dir=$STANDIN_CACHE/work/valkey
+  rootfs "$dir" valkey-server
+  mkdir -p "$dir/data"
+  in_root "$dir" chown valkey:valkey /data
+  server_wrapper "$dir/usr/local/bin/valkey-server" /usr/bin/valkey-server
+  # The official image installs with Valkey's default USE_REDIS_SYMLINKS=yes,
+  # so redis-server, redis-cli and the rest are links to the valkey-* programs;
+  # Debian ships none. Sentinel is left out: Debian packages it apart, and the
+  # stack does not use it.
+  ln -s valkey-server "$dir/usr/local/bin/redis-server"
+  for program in cli benchmark check-rdb check-aof; do
+    ln -s "/usr/bin/valkey-$program" "$dir/usr/local/bin/redis-$program"
+  done
+  import "$dir" "$tag" 'WORKDIR /data' 'USER valkey' 'EXPOSE 6379' 'CMD ["valkey-server"]'
 }
 
 # Debian with PACKAGES, plus Node VERSION (binary and npm) from the npm registry.
@@ -175,6 +199,7 @@ for image in $(wanted_images); do
   fi
   case $image in
     redis:*) build_redis "$image" ;;
+    valkey/valkey:*) build_valkey "$image" ;;
     node:*) build_node "$image" ;;
     *redis-commander:*) build_commander "$image" ;;
     *) fail "no stand-in recipe for $image: add one to $0" ;;
