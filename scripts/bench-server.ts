@@ -8,9 +8,19 @@ import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { createRedisCluster, createRedisServices } from '../src/redis';
+import { createWorkloads } from '../src/workloads';
 
 const kind = process.argv[2];
-const config = loadConfig({ ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'silent' });
+const config = loadConfig({
+  ...process.env,
+  NODE_ENV: 'production',
+  LOG_LEVEL: 'silent',
+  SESSION_SECRET: 'bench-only-session-secret-not-for-real-use',
+  // Every write the bench sends is counted (that is part of a write's cost) but none is refused.
+  RATE_LIMIT_WRITES: '1000000000',
+  // Cached products outlive the run: the cache-aside route measures hits.
+  CACHE_TTL_SECONDS: '3600',
+});
 
 function server(): express.Express {
   if (kind === 'bare') {
@@ -40,7 +50,10 @@ function server(): express.Express {
     });
     return app;
   }
-  if (kind === 'app') return createApp({ ...createRedisServices(cluster, config.redis), logger: createLogger('silent'), config });
+  if (kind === 'app') {
+    const workloads = createWorkloads(cluster, config);
+    return createApp({ ...createRedisServices(cluster, config.redis), logger: createLogger('silent'), config, workloads });
+  }
   throw new Error(`unknown server kind "${kind}": bare, minimal or app`);
 }
 

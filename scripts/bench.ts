@@ -10,7 +10,7 @@
  * alike; each figure is the median over the rounds.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,13 +23,19 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const cluster = nativeCluster(7700);
+/** The cache-aside origin's delay: what a miss costs at least. */
+const ORIGIN_DELAY_MS = 150;
+const originDir = mkdtempSync(path.join(os.tmpdir(), 'bench-origin-'));
 const redisEnv = {
   REDIS_CLUSTER_URLS: cluster.nodes
     .slice(0, 3)
     .map((n) => `${n.host}:${n.port}`)
     .join(','),
+  ORIGIN_DELAY_MS: String(ORIGIN_DELAY_MS),
+  ORIGIN_DATA_DIR: originDir,
 };
 const KEY = 'bench:key';
+const MISSES = 30;
 
 type ServerKind = 'bare' | 'minimal' | 'app';
 
@@ -63,6 +69,8 @@ const ROUTES: Route[] = [
     type: 'application/json',
   },
   { name: 'app: search, JSON (GET /api/keys/:key)', server: 'app', method: 'GET', path: `/api/keys/${KEY}` },
+  // The warm-up round loads product 1 into the cache; every measured request is a hit.
+  { name: 'app: cache-aside hit, JSON (GET /api/products/:id)', server: 'app', method: 'GET', path: '/api/products/1' },
   {
     name: 'app: search, HTML (POST /search)',
     server: 'app',
@@ -149,6 +157,24 @@ interface Row {
   rss?: number | undefined;
 }
 
+/**
+ * Miss latency, one request at a time: each product is updated first (which
+ * drops its cached copy), so the read that follows goes to the origin.
+ */
+async function missLatencies(port: number): Promise<number[]> {
+  const base = `http://127.0.0.1:${port}/api/products`;
+  const latencies: number[] = [];
+  for (let id = 500; id < 500 + MISSES; id += 1) {
+    const put = await fetch(`${base}/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"name":"bench"}' });
+    const started = performance.now();
+    const read = await fetch(`${base}/${id}`);
+    const { cache } = (await read.json()) as { cache: string };
+    latencies.push(performance.now() - started);
+    if (!put.ok || cache !== 'miss') throw new Error(`product ${id}: update ${put.status}, then a read that was a ${cache}, not a miss`);
+  }
+  return latencies;
+}
+
 async function main(): Promise<void> {
   const started = startFresh(cluster);
   const startupMs = /in (\d+) ms/.exec(started)?.[1];
@@ -159,6 +185,7 @@ async function main(): Promise<void> {
   const servers = new Map<ServerKind, { child: ChildProcess; port: number }>();
   const rows: Row[] = ROUTES.map((route) => ({ route, rounds: [], cpuSeconds: 0 }));
   const bare = ROUTES[0]!;
+  let misses: number[];
   try {
     for (const kind of ['bare', 'minimal', 'app'] as const) servers.set(kind, await startServer(kind));
     const run = async (row: Row, seconds: number) => {
@@ -185,9 +212,11 @@ async function main(): Promise<void> {
       for (const row of rows) row.rounds.push(await run(row, SECONDS));
     }
     for (const row of rows) row.rss = peakRssMb(servers.get(row.route.server)!.child.pid);
+    misses = await missLatencies(servers.get('app')!.port);
   } finally {
     for (const { child } of servers.values()) child.kill('SIGTERM');
     runClusterScript(cluster, 'clean');
+    rmSync(originDir, { recursive: true, force: true });
   }
 
   const figures = rows.map((row) => ({
@@ -223,6 +252,19 @@ async function main(): Promise<void> {
         `${row.cpuUs.toFixed(1)} | ${row.non2xx} | ${row.errors} | ${row.rss ?? 'n/a'} |`,
     );
   }
+  const jsonGet = byName('app: search, JSON (GET /api/keys/:key)');
+  const hit = byName('app: cache-aside hit, JSON (GET /api/products/:id)');
+  const sortedMisses = [...misses].sort((a, b) => a - b);
+  const missAt = (quantile: number) => sortedMisses[Math.ceil(quantile * sortedMisses.length) - 1]!.toFixed(1);
+  console.log(
+    `\ncache-aside: a hit costs ${(jsonGet.rps / hit.rps).toFixed(2)}x the JSON GET route in throughput ` +
+      `(${Math.round(hit.rps)} vs ${Math.round(jsonGet.rps)} req/s) and ${(hit.cpuUs / jsonGet.cpuUs).toFixed(2)}x in server CPU ` +
+      `(${hit.cpuUs.toFixed(1)} vs ${jsonGet.cpuUs.toFixed(1)} µs/request); goal: at most 1.1x`,
+  );
+  console.log(
+    `cache-aside: a miss, one at a time (${MISSES} products): p50 ${missAt(0.5)} ms, p99 ${missAt(0.99)} ms, ` +
+      `against the origin's own ${ORIGIN_DELAY_MS} ms`,
+  );
   if (figures.some((row) => row.non2xx > 0 || row.errors > 0)) {
     console.error('\nsome requests failed: the figures above are not comparable');
     process.exitCode = 1;
