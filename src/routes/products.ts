@@ -65,7 +65,8 @@ export function productRoutes(cache: ProductCache, view: ClusterView, config: Wo
       const { value, lock } = productKeys(id);
       where = await keySlots(view, [value, lock]);
     }
-    res.status(status).render('products', {
+    // A product the origin does not have is a 404 page, as it is a 404 in the API.
+    res.status(read && !read.product && status === 200 ? 404 : status).render('products', {
       title: 'Cache-aside',
       stylesheets: ['workloads.css'],
       originDelayMs: config.origin.delayMs,

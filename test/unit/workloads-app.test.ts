@@ -129,6 +129,12 @@ describe('cache-aside page', () => {
     expect(res.text).toContain('href="/static/workloads.css"');
   });
 
+  it('answers 404 for a product the origin does not have, and says the answer is cached', async () => {
+    const { app } = setup();
+    const res = await request(app).get('/products?id=5000').expect(404);
+    expect(res.text).toContain('The origin has no product 5000');
+  });
+
   it('shows a bad id as a problem on the page, with what was typed', async () => {
     const { app } = setup();
     const res = await request(app).get('/products?id=%3Cb%3E').expect(400);
