@@ -207,6 +207,8 @@ scale() {
 joined_marker() { echo "$(node_dir "$1")/shard-joined"; }
 
 cmd_add_shard() {
+  # New nodes beside a stopped cluster would be taken for members by the next start.
+  first_running >/dev/null || fail "no node is running; start the cluster first: $0 start"
   last=$(last_added_master)
   if [ -n "$last" ] && [ ! -f "$(joined_marker "$last")" ]; then
     master=$last
