@@ -1,14 +1,33 @@
 # The demo app: compiled in one stage, run from a slim one without dev tools.
+# The dev stage runs the sources instead, for `docker compose --profile dev watch`.
 ARG NODE_VERSION=24.21.0
 
-FROM node:${NODE_VERSION}-trixie-slim AS build
+FROM node:${NODE_VERSION}-trixie-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
+
+FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
+# nodemon restarts tsx on a change under src/ or views/; compose syncs those and
+# public/ into /app as they change, so only package.json or the lockfile rebuild.
+# No USER: the engine looks an image's user name up on its own host to copy
+# files in (moby's tarCopyOptions), so a sync into a USER node container fails
+# wherever the host has no user node. The app still runs as node, via setpriv.
+FROM deps AS dev
+ENV NODE_ENV=development
+ENV PATH=/app/node_modules/.bin:$PATH
+COPY tsconfig.json nodemon.json ./
+COPY src ./src
+COPY views ./views
+COPY public ./public
+EXPOSE 4000
+CMD ["setpriv", "--reuid=node", "--regid=node", "--init-groups", "nodemon"]
+
+# Last, so a plain `docker build .` (and compose's app service) builds it.
 FROM node:${NODE_VERSION}-trixie-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app

@@ -15,6 +15,9 @@ PROJECT=${PROJECT:-redis-cluster-starter-e2e}
 SUBNET_PREFIX=${REDIS_SUBNET_PREFIX:-172.28.0}
 APP=http://127.0.0.1:${APP_PORT:-4000}
 COMMANDER=http://127.0.0.1:${COMMANDER_PORT:-5000}
+DEV_APP=http://127.0.0.1:${APP_DEV_PORT:-4001}
+# The view the live-dev check edits, and restores.
+DEV_VIEW=views/home.hbs
 UP_TIMEOUT=${UP_TIMEOUT:-240}
 
 run_dir=$(mktemp -d /tmp/compose-e2e.XXXXXX)
@@ -22,6 +25,9 @@ export DOCKER_HOST=unix://$run_dir/docker.sock
 # The engine's own builder works from local images; BuildKit would ask a registry.
 export DOCKER_BUILDKIT=0
 dockerd_pid=
+watch_pid=
+# Files the run writes to, restored from $run_dir/orig byte for byte (at the latest in teardown).
+edited=()
 ip_forward_before=$(cat /proc/sys/net/ipv4/ip_forward)
 failures=0
 
@@ -43,15 +49,44 @@ cli_on() {
 }
 cli() { cli_on redis-node-1 "$@"; }
 
+keep_original() {
+  mkdir -p "$run_dir/orig/$(dirname "$1")"
+  cp "$1" "$run_dir/orig/$1"
+  edited+=("$1")
+}
+restore_originals() {
+  local file status=0
+  for file in "${edited[@]}"; do
+    cat "$run_dir/orig/$file" >"$file"
+    cmp -s "$run_dir/orig/$file" "$file" || { echo "could not restore $file from $run_dir/orig" >&2; status=1; }
+  done
+  edited=()
+  return "$status"
+}
+
+# Stops `compose watch` (timeout passes the TERM on), with a deadline.
+stop_watch() {
+  [ -n "$watch_pid" ] || return 0
+  kill "$watch_pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$watch_pid" 2>/dev/null || break; sleep 0.2; done
+  pkill -KILL -P "$watch_pid" 2>/dev/null || true
+  kill -KILL "$watch_pid" 2>/dev/null || true
+  wait "$watch_pid" 2>/dev/null || true
+  watch_pid=
+}
+
 teardown() {
   local status=$?
   step "teardown"
+  restore_originals || status=1
+  stop_watch
   if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
     if [ "$status" -ne 0 ]; then
+      [ ! -s "$run_dir/watch.log" ] || tail -n 30 "$run_dir/watch.log"
       compose ps -a || true
       compose logs --no-color --tail 30 || true
     fi
-    compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+    compose --profile dev down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
     kill "$dockerd_pid"
     for _ in $(seq 1 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$dockerd_pid" 2>/dev/null || true
@@ -96,15 +131,20 @@ start_engine() {
   fail "dockerd did not become ready"
 }
 
-# wait_for SECONDS DESCRIPTION COMMAND... : a bounded poll.
+# wait_for_quietly SECONDS COMMAND... : a bounded poll; fails when time is up.
+wait_for_quietly() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.2
+  done
+}
+# wait_for SECONDS DESCRIPTION COMMAND... : the same, failing the run with DESCRIPTION.
 wait_for() {
   local seconds=$1 what=$2
   shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "$what (not within ${seconds}s)"
-    sleep 0.2
-  done
+  wait_for_quietly "$seconds" "$@" || fail "$what (not within ${seconds}s)"
 }
 
 save() { curl -fsS -o /dev/null --max-time 10 -d "key=$1" -d "value=$2" "$APP/save-data"; }
@@ -123,7 +163,8 @@ up() {
   compose up --detach --wait --no-build --wait-timeout "$UP_TIMEOUT" >"$run_dir/up.log" 2>&1 ||
     { cat "$run_dir/up.log"; fail "docker compose up --wait"; }
   [ "$(exit_code cluster_initiator)" = 0 ] || fail "cluster_initiator exited $(exit_code cluster_initiator)"
-  pass "docker compose up --wait: every service healthy, cluster_initiator exited 0"
+  [[ $(compose ps -a --services) != *app-dev* ]] || fail "docker compose up leaves the dev profile's app-dev alone"
+  pass "docker compose up --wait: every service healthy, cluster_initiator exited 0, no app-dev"
 }
 
 # Every node and the initiator run the one image compose names (REDIS_IMAGE),
@@ -204,6 +245,43 @@ found_value e2e:host "from the host" || fail "the compose app sees the key the h
 kill "$host_app"
 wait "$host_app" || true
 pass "an app on the host reaches every node through 127.0.0.1:6381-6386 and REDIS_NAT_MAP"
+
+step "live dev: docker compose --profile dev watch"
+page_has() { local page; page=$(curl -fsS --max-time 5 "$1") && [[ $page == *"$2"* ]]; }
+page_lacks() { local page; page=$(curl -fsS --max-time 5 "$1") && [[ $page != *"$2"* ]]; }
+dev_compose() { compose --profile dev "$@"; }
+started_at=$SECONDS
+# The documented command. Not through compose(): $! must be timeout itself,
+# which hands a kill on to compose.
+timeout 300 "$TOOLS_DIR/bin/docker-compose" -p "$PROJECT" -f docker-compose.yml --profile dev watch \
+  </dev/null >"$run_dir/watch.log" 2>&1 &
+watch_pid=$!
+if ! wait_for_quietly 180 curl -fsS --max-time 2 "$DEV_APP/healthz"; then
+  cat "$run_dir/watch.log"
+  fail "docker compose --profile dev watch: the dev app answers $DEV_APP/healthz"
+fi
+pass "docker compose watch built the dev stage; the dev app answers at $DEV_APP ($((SECONDS - started_at))s)"
+marker="live-edit-$RANDOM$RANDOM"
+keep_original "$DEV_VIEW"
+printf '<p>%s</p>\n' "$marker" >>"$DEV_VIEW"
+edited_at=$SECONDS
+wait_for 15 "the dev app shows an edit of $DEV_VIEW" page_has "$DEV_APP/" "$marker"
+shown_after=$((SECONDS - edited_at))
+page_lacks "$APP/" "$marker" || fail "the built app (plain docker compose up) does not change with the sources"
+restore_originals
+wait_for 15 "the dev app shows $DEV_VIEW restored" page_lacks "$DEV_APP/" "$marker"
+pass "an edit of $DEV_VIEW showed on the dev page ${shown_after}s after it was saved, and went with its undo; the built app never showed it"
+# The same bytes written again: a change to watch, with nothing left behind.
+dev_container=$(dev_compose ps -q app-dev)
+keep_original package.json
+restore_originals
+edited_at=$SECONDS
+recreated() { local now; now=$(dev_compose ps -q app-dev) && [ -n "$now" ] && [ "$now" != "$dev_container" ]; }
+wait_for 120 "a change to package.json rebuilds and recreates app-dev" recreated
+wait_for 60 "the rebuilt dev app answers" curl -fsS --max-time 2 "$DEV_APP/healthz"
+pass "a change to package.json rebuilt the dev image and replaced its container ($((SECONDS - edited_at))s)"
+stop_watch
+dev_compose rm --stop --force app-dev >/dev/null 2>&1
 
 step "docker compose restart"
 compose restart >/dev/null 2>&1
