@@ -150,6 +150,14 @@ every_node_lists() {
   done
 }
 
+# every_node_answers : each member answers CLUSTER MYID; one loading a dataset
+# answers LOADING instead, and redis-cli's del-node then cannot load the cluster.
+every_node_answers() {
+  for n in $(members); do
+    cli "$n" cluster myid | grep -Eq '^[0-9a-f]{40}$' || return 1
+  done
+}
+
 no_node_lists() {
   for n in $(members); do
     nodes_seen_by "$n" | awk -v id="$1" '$1 == id { found = 1 } END { exit found }' || return 1
@@ -303,6 +311,15 @@ cmd_add() {
   log "shard added: $master ($(slots_of "$master_id") slots) with replica $replica"
 }
 
+# stay_put addr : Redis turns a master that loses its last slot, and its
+# replicas, into replicas of the master that took that slot, which then sends
+# them its whole dataset only for del-node to reset them. Not for nodes on
+# their way out.
+stay_put() {
+  [ "$(cli "$1" config set cluster-allow-replica-migration no)" = OK ] ||
+    log "could not turn off cluster-allow-replica-migration on $1; it may sync a dataset before it leaves"
+}
+
 # drain addr id : moves every slot of the node to the other masters.
 drain() {
   others=$(masters_with_slots_besides "$2")
@@ -328,6 +345,7 @@ forget() {
     log "$1 is not in the cluster"
     return
   fi
+  wait_for "every node to answer (none loading a dataset)" every_node_answers
   log "removing $1 ($2) with del-node"
   cluster_tool del-node "$entry" "$2"
   wait_for "every node to forget $1" no_node_lists "$2"
@@ -354,6 +372,8 @@ cmd_remove() {
   [ -n "$stays" ] || fail "no master would be left to talk to"
   entry=$stays
   settle "before removing $master"
+  stay_put "$master"
+  stay_put "$replica"
   # A failover may have swapped the two: drain whichever owns slots.
   drain_if_owner "$master" "$master_id"
   drain_if_owner "$replica" "$replica_id"
