@@ -119,37 +119,49 @@ function natMap(env: Env, name: string): RedisConfig['natMap'] {
   return map;
 }
 
-function password(env: Env): string | undefined {
-  const file = env.REDIS_PASSWORD_FILE?.trim();
-  if (file && env.REDIS_PASSWORD) {
-    throw new ConfigError('REDIS_PASSWORD_FILE', 'set either REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both');
+/**
+ * A secret from NAME, or from the file NAME_FILE names (how compose hands
+ * over secrets); never both. A trailing newline in the file is not part of
+ * it, and an empty value means none.
+ */
+function secret(env: Env, name: string): string | undefined {
+  const fileVariable = `${name}_FILE`;
+  const file = env[fileVariable]?.trim();
+  if (file && env[name]) {
+    throw new ConfigError(fileVariable, `set either ${name} or ${fileVariable}, not both`);
   }
-  if (!file) return env.REDIS_PASSWORD || undefined;
+  if (!file) return env[name] || undefined;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigError('REDIS_PASSWORD_FILE', `cannot read ${file}: ${(error as Error).message}`);
+    throw new ConfigError(fileVariable, `cannot read ${file}: ${(error as Error).message}`);
   }
-  // An empty file means no password: compose mounts one when REDIS_PASSWORD is unset.
   return text.replace(/\r?\n$/, '') || undefined;
 }
+
+// An empty password file means no password: compose mounts one when REDIS_PASSWORD_FILE is unset.
+const password = (env: Env): string | undefined => secret(env, 'REDIS_PASSWORD');
 
 /** Shorter, and a brute force on the cookie signature becomes a question of time. */
 export const MIN_SESSION_SECRET_LENGTH = 32;
 
 function sessionSecret(env: Env, nodeEnv: NodeEnv): string | undefined {
-  const secret = env.SESSION_SECRET?.trim();
-  if (!secret) {
+  const value = secret(env, 'SESSION_SECRET')?.trim();
+  const variable = env.SESSION_SECRET_FILE?.trim() ? 'SESSION_SECRET_FILE' : 'SESSION_SECRET';
+  if (!value) {
     if (nodeEnv === 'production') {
-      throw new ConfigError('SESSION_SECRET', 'must be set in production: it signs the session cookie (try `openssl rand -base64 32`)');
+      throw new ConfigError(
+        'SESSION_SECRET',
+        'must be set in production (or SESSION_SECRET_FILE): it signs the session cookie (try `openssl rand -base64 32`)',
+      );
     }
     return undefined;
   }
-  if (secret.length < MIN_SESSION_SECRET_LENGTH) {
-    throw new ConfigError('SESSION_SECRET', `is ${secret.length} characters; use at least ${MIN_SESSION_SECRET_LENGTH}`);
+  if (value.length < MIN_SESSION_SECRET_LENGTH) {
+    throw new ConfigError(variable, `is ${value.length} characters; use at least ${MIN_SESSION_SECRET_LENGTH}`);
   }
-  return secret;
+  return value;
 }
 
 /** The native cluster started by `npm run cluster:start`. */

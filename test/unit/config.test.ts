@@ -46,6 +46,8 @@ describe('loadConfig', () => {
     [{ REDIS_NAT_MAP: '172.28.0.11:6379' }, 'REDIS_NAT_MAP', 'announced-host:port=reachable-host:port'],
     [{ REDIS_PASSWORD: 'a', REDIS_PASSWORD_FILE: '/x' }, 'REDIS_PASSWORD_FILE', 'not both'],
     [{ REDIS_PASSWORD_FILE: '/no/such/file' }, 'REDIS_PASSWORD_FILE', 'cannot read'],
+    [{ SESSION_SECRET: 's'.repeat(32), SESSION_SECRET_FILE: '/x' }, 'SESSION_SECRET_FILE', 'not both'],
+    [{ SESSION_SECRET_FILE: '/no/such/file' }, 'SESSION_SECRET_FILE', 'cannot read'],
   ])('names the variable that is wrong: %o', (env, variable, problem) => {
     const error = configError(env);
     expect(error.variable).toBe(variable);
@@ -82,6 +84,20 @@ describe('loadConfig', () => {
   it('refuses a short session secret anywhere', () => {
     const error = configError({ SESSION_SECRET: 'short' });
     expect(error.variable).toBe('SESSION_SECRET');
+    expect(error.message).toContain('at least 32');
+  });
+
+  it('reads the session secret from a file, as compose hands it over', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'session-secret');
+    writeFileSync(file, `${'k'.repeat(43)}\n`);
+    expect(loadConfig({ NODE_ENV: 'production', SESSION_SECRET_FILE: file }).session.secret).toBe('k'.repeat(43));
+  });
+
+  it('names the file when the secret in it is too short', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'session-secret');
+    writeFileSync(file, 'short\n');
+    const error = configError({ SESSION_SECRET_FILE: file });
+    expect(error.variable).toBe('SESSION_SECRET_FILE');
     expect(error.message).toContain('at least 32');
   });
 
