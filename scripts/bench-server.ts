@@ -1,9 +1,12 @@
 /**
  * One server for `npm run bench`, in its own process so its CPU and memory are
  * its own: "bare" (Express, no Redis), "minimal" (Express + one ioredis call
- * per request) or "app" (this project's app). Prints {"port":N} when ready.
+ * per request), "original" (the routes this template grew from) or "app"
+ * (this project's app). Prints {"port":N} when ready. The bench runs it
+ * compiled, under plain node, as `node dist/server.js` runs the app.
  */
 import express from 'express';
+import { createOriginalApp, originalClient } from './bench-original/app';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
@@ -23,6 +26,7 @@ const config = loadConfig({
 });
 
 function server(): express.Express {
+  if (kind === 'original') return createOriginalApp(originalClient(config.redis.nodes));
   if (kind === 'bare') {
     const app = express();
     app.get('/bare', (_req, res) => {
@@ -54,7 +58,7 @@ function server(): express.Express {
     const workloads = createWorkloads(cluster, config);
     return createApp({ ...createRedisServices(cluster, config.redis), logger: createLogger('silent'), config, workloads });
   }
-  throw new Error(`unknown server kind "${kind}": bare, minimal or app`);
+  throw new Error(`unknown server kind "${kind}": bare, minimal, original or app`);
 }
 
 const listening = server().listen(0, '127.0.0.1', () => {

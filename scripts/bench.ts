@@ -2,15 +2,20 @@
  * npm run bench — requests/s, latency and server CPU per request of the app's
  * routes beside baselines measured in the same run, on a native cluster of its
  * own: a bare Express route (no Redis), the same route sending as many bytes
- * as the app's HTML page, and a minimal Express + ioredis route.
+ * as the app's HTML page, a minimal Express + ioredis route, and the original
+ * routes this template grew from. Each app route is reported as a ratio to the
+ * original's same route, and the app's peak memory as a ratio to the original's.
+ *
+ * The servers run compiled, under plain node, as `node dist/server.js` runs
+ * the app: no tsx in their CPU or memory figures.
  *
  * Each server runs in its own process and autocannon drives it from this one.
  * Every server stays up for the whole run and the routes take turns, round
  * after round, so a slow spell of this shared machine lands on every route
  * alike; each figure is the median over the rounds.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -36,8 +41,12 @@ const redisEnv = {
 };
 const KEY = 'bench:key';
 const MISSES = 30;
+const ROOT = path.join(__dirname, '..');
+/** Goals of issue 12: every app route at least as fast as the original's, peak memory at most 1.2 times. */
+const SPEED_GOAL = 1.0;
+const RSS_GOAL = 1.2;
 
-type ServerKind = 'bare' | 'minimal' | 'app';
+type ServerKind = 'bare' | 'minimal' | 'original' | 'app';
 
 interface Route {
   name: string;
@@ -46,9 +55,14 @@ interface Route {
   path: string;
   body?: string;
   type?: string;
-  /** Send as many bytes as this route's responses: the path then ends with the count. */
+  /** Send as many bytes as the responses of the route of this name: the path then ends with the count. */
   bytesOf?: string;
+  /** The name of the original route that does the same job: the app's yardstick. */
+  original?: string;
 }
+
+const FORM = 'application/x-www-form-urlencoded';
+const JSON_TYPE = 'application/json';
 
 const ROUTES: Route[] = [
   { name: 'baseline: bare Express', server: 'bare', method: 'GET', path: '/bare' },
@@ -57,7 +71,7 @@ const ROUTES: Route[] = [
     server: 'bare',
     method: 'GET',
     path: '/bytes/',
-    bytesOf: '/search',
+    bytesOf: 'app: search, HTML (POST /search)',
   },
   { name: 'baseline: Express + ioredis GET', server: 'minimal', method: 'GET', path: `/get/${KEY}` },
   {
@@ -66,52 +80,96 @@ const ROUTES: Route[] = [
     method: 'PUT',
     path: `/set/${KEY}`,
     body: '{"value":"v"}',
-    type: 'application/json',
+    type: JSON_TYPE,
   },
-  { name: 'app: search, JSON (GET /api/keys/:key)', server: 'app', method: 'GET', path: `/api/keys/${KEY}` },
+  { name: 'original: search, JSON', server: 'original', method: 'GET', path: `/api/keys/${KEY}` },
+  {
+    name: 'app: search, JSON (GET /api/keys/:key)',
+    server: 'app',
+    method: 'GET',
+    path: `/api/keys/${KEY}`,
+    original: 'original: search, JSON',
+  },
   // The warm-up round loads product 1 into the cache; every measured request is a hit.
   { name: 'app: cache-aside hit, JSON (GET /api/products/:id)', server: 'app', method: 'GET', path: '/api/products/1' },
+  { name: 'original: search, HTML', server: 'original', method: 'POST', path: '/search', body: `key=${KEY}`, type: FORM },
   {
     name: 'app: search, HTML (POST /search)',
     server: 'app',
     method: 'POST',
     path: '/search',
     body: `key=${KEY}`,
-    type: 'application/x-www-form-urlencoded',
+    type: FORM,
+    original: 'original: search, HTML',
   },
+  { name: 'original: save, JSON', server: 'original', method: 'PUT', path: `/api/keys/${KEY}`, body: '{"value":"v"}', type: JSON_TYPE },
   {
     name: 'app: save, JSON (PUT /api/keys/:key)',
     server: 'app',
     method: 'PUT',
     path: `/api/keys/${KEY}`,
     body: '{"value":"v"}',
-    type: 'application/json',
+    type: JSON_TYPE,
+    original: 'original: save, JSON',
   },
+  { name: 'original: save, HTML', server: 'original', method: 'POST', path: '/save-data', body: `key=${KEY}&value=v`, type: FORM },
   {
     name: 'app: save, HTML (POST /save-data)',
     server: 'app',
     method: 'POST',
     path: '/save-data',
     body: `key=${KEY}&value=v`,
-    type: 'application/x-www-form-urlencoded',
+    type: FORM,
+    original: 'original: save, HTML',
   },
 ];
 
-async function startServer(kind: ServerKind): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench-server.ts'), kind], {
-    env: { ...process.env, ...redisEnv },
+/**
+ * Compiles the servers with tsc into a directory of their own under dist/
+ * (where node finds node_modules), linked to the views and static files they
+ * read, and returns the compiled bench server.
+ */
+function compileServers(): { outDir: string; serverJs: string } {
+  mkdirSync(path.join(ROOT, 'dist'), { recursive: true });
+  const outDir = mkdtempSync(path.join(ROOT, 'dist', 'bench-'));
+  const tsc = require.resolve('typescript/bin/tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '-p', path.join(__dirname, 'tsconfig.bench.json'), '--outDir', outDir], { stdio: 'inherit' });
+    for (const dir of ['views', 'public', 'scripts/bench-original/views']) symlinkSync(path.join(ROOT, dir), path.join(outDir, dir));
+  } catch (error) {
+    rmSync(outDir, { recursive: true, force: true });
+    throw error;
+  }
+  return { outDir, serverJs: path.join(outDir, 'scripts', 'bench-server.js') };
+}
+
+/** Extra node flags for the servers, to profile them under the bench's load: BENCH_NODE_FLAGS='--cpu-prof'. */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  /** Resident memory once listening, before any request. */
+  idleRss: number | undefined;
+}
+
+async function startServer(serverJs: string, kind: ServerKind): Promise<Server> {
+  // As deployed: Express then caches views, in the original as in the app.
+  const child = spawn(process.execPath, [...NODE_FLAGS, serverJs, kind], {
+    env: { ...process.env, ...redisEnv, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
   });
-  return { child, port: (JSON.parse(line) as { port: number }).port };
+  return { child, port: (JSON.parse(line) as { port: number }).port, idleRss: memoryMb(child.pid, 'VmRSS') };
 }
 
-function peakRssMb(pid: number | undefined): number | undefined {
+/** VmRSS is resident memory now, VmHWM its high-water mark over the process's life. */
+function memoryMb(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
-    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb ? Math.round(Number(kb) / 1024) : undefined;
   } catch {
     return undefined;
@@ -123,6 +181,10 @@ function cpuSeconds(pid: number | undefined): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
+
+/** Rounds take turns route by route, so each round's pair ran seconds apart on the same machine. */
+const speedRatio = (row: { rounds: { rps: number }[] }, original: { rounds: { rps: number }[] }): number =>
+  median(row.rounds.map((round, i) => round.rps / original.rounds[i]!.rps));
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -142,6 +204,7 @@ async function measure(port: number, route: Route, seconds: number) {
   return {
     rps: result.requests.average,
     requests: result.requests.total,
+    bytesPerResponse: result.throughput.total / Math.max(1, result.requests.total),
     bytes: result.throughput.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -154,7 +217,6 @@ interface Row {
   route: Route;
   rounds: Awaited<ReturnType<typeof measure>>[];
   cpuSeconds: number;
-  rss?: number | undefined;
 }
 
 /**
@@ -182,12 +244,14 @@ async function main(): Promise<void> {
   await seed.set(KEY, 'v');
   await seed.quit();
 
-  const servers = new Map<ServerKind, { child: ChildProcess; port: number }>();
+  const servers = new Map<ServerKind, Server>();
+  const peakRss = new Map<ServerKind, number | undefined>();
   const rows: Row[] = ROUTES.map((route) => ({ route, rounds: [], cpuSeconds: 0 }));
   const bare = ROUTES[0]!;
+  const build = compileServers();
   let misses: number[];
   try {
-    for (const kind of ['bare', 'minimal', 'app'] as const) servers.set(kind, await startServer(kind));
+    for (const kind of ['bare', 'minimal', 'original', 'app'] as const) servers.set(kind, await startServer(build.serverJs, kind));
     const run = async (row: Row, seconds: number) => {
       const { child, port } = servers.get(row.route.server)!;
       const before = cpuSeconds(child.pid);
@@ -195,14 +259,11 @@ async function main(): Promise<void> {
       row.cpuSeconds += cpuSeconds(child.pid) - before;
       return result;
     };
-    const bytesPerResponse = async (route: Route) => {
-      const { bytes, requests } = await measure(servers.get(route.server)!.port, route, 1);
-      return bytes / requests;
-    };
+    const bytesPerResponse = async (route: Route) => (await measure(servers.get(route.server)!.port, route, 1)).bytesPerResponse;
     for (const row of rows) {
       if (row.route.bytesOf) {
         // Whole responses as long as the other route's, headers included.
-        const target = await bytesPerResponse(ROUTES.find((route) => route.path === row.route.bytesOf)!);
+        const target = await bytesPerResponse(ROUTES.find((route) => route.name === row.route.bytesOf)!);
         const bareHeaders = (await bytesPerResponse(bare)) - 'ok'.length;
         row.route = { ...row.route, path: `${row.route.path}${Math.round(target - bareHeaders)}` };
       }
@@ -211,11 +272,12 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const row of rows) row.rounds.push(await run(row, SECONDS));
     }
-    for (const row of rows) row.rss = peakRssMb(servers.get(row.route.server)!.child.pid);
+    for (const [kind, { child }] of servers) peakRss.set(kind, memoryMb(child.pid, 'VmHWM'));
     misses = await missLatencies(servers.get('app')!.port);
   } finally {
     for (const { child } of servers.values()) child.kill('SIGTERM');
     runClusterScript(cluster, 'clean');
+    rmSync(build.outDir, { recursive: true, force: true });
     rmSync(originDir, { recursive: true, force: true });
   }
 
@@ -224,6 +286,7 @@ async function main(): Promise<void> {
     rps: median(row.rounds.map((r) => r.rps)),
     p50: median(row.rounds.map((r) => r.p50)),
     p99: median(row.rounds.map((r) => r.p99)),
+    bytes: median(row.rounds.map((r) => r.bytesPerResponse)),
     cpuUs: (row.cpuSeconds * 1e6) / row.rounds.reduce((sum, r) => sum + r.requests, 0),
     non2xx: row.rounds.reduce((sum, r) => sum + r.non2xx, 0),
     errors: row.rounds.reduce((sum, r) => sum + r.errors, 0),
@@ -242,14 +305,36 @@ async function main(): Promise<void> {
   );
   console.log(`native cluster start-up (six nodes to cluster_state:ok, shipped initiator): ${startupMs} ms\n`);
   console.log(
-    '| route | req/s | p50 ms | p99 ms | vs bare | vs minimal ioredis (same command) | server CPU µs/request | non-2xx | errors | server peak RSS MB |',
+    '| route | req/s | p50 ms | p99 ms | vs bare | vs minimal ioredis (same command) | vs original (same route) | ' +
+      'server CPU µs/request | bytes/response | non-2xx | errors | server idle / peak RSS MB |',
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const row of figures) {
     const vsMinimal = row.route.server === 'bare' ? '' : percent(row.rps, baselineOf(row).rps);
+    const vsOriginal = row.route.original ? `${speedRatio(row, byName(row.route.original)).toFixed(2)}x` : '';
+    const server = servers.get(row.route.server)!;
     console.log(
       `| ${row.route.name} | ${Math.round(row.rps)} | ${row.p50} | ${row.p99} | ${percent(row.rps, bareFigures.rps)} | ${vsMinimal} | ` +
-        `${row.cpuUs.toFixed(1)} | ${row.non2xx} | ${row.errors} | ${row.rss ?? 'n/a'} |`,
+        `${vsOriginal} | ${row.cpuUs.toFixed(1)} | ${Math.round(row.bytes)} | ${row.non2xx} | ${row.errors} | ` +
+        `${server.idleRss ?? 'n/a'} / ${peakRss.get(row.route.server) ?? 'n/a'} |`,
+    );
+  }
+  console.log(`\ngoals, app against the original routes in this run (req/s: median of each round's ratio, the two measured back to back):`);
+  for (const row of figures.filter((figure) => figure.route.original)) {
+    const original = byName(row.route.original!);
+    const ratio = speedRatio(row, original);
+    console.log(
+      `  ${row.route.name}: ${ratio.toFixed(2)}x the original's req/s, ${(row.cpuUs / original.cpuUs).toFixed(2)}x its CPU per request ` +
+        `(goal: at least ${SPEED_GOAL.toFixed(1)}x req/s): ${ratio >= SPEED_GOAL ? 'met' : 'NOT met'}`,
+    );
+  }
+  const appRss = peakRss.get('app');
+  const originalRss = peakRss.get('original');
+  if (appRss && originalRss) {
+    const ratio = appRss / originalRss;
+    console.log(
+      `  peak RSS, compiled app ${appRss} MB against the original's ${originalRss} MB: ${ratio.toFixed(2)}x ` +
+        `(goal: at most ${RSS_GOAL.toFixed(1)}x): ${ratio <= RSS_GOAL ? 'met' : 'NOT met'}`,
     );
   }
   const jsonGet = byName('app: search, JSON (GET /api/keys/:key)');
