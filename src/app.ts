@@ -1,6 +1,6 @@
 import path from 'node:path';
-import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
-import { engine } from 'express-handlebars';
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Router } from 'express';
+import { ExpressHandlebars } from 'express-handlebars';
 import helmet from 'helmet';
 import type { ClusterView } from './cluster-view';
 import type { Config } from './config';
@@ -52,11 +52,89 @@ const API_HELMET = {
   xXssProtection: false,
 } as const;
 
+type Found<T> = Map<string, Promise<T>>;
+
+/** Keeps what a lookup found, or is still finding; a failed lookup is forgotten, so the next one tries again. */
+function remember<T>(found: Found<T>, key: string, look: () => Promise<T>): Promise<T> {
+  let promise = found.get(key);
+  if (!promise) {
+    const looking = look();
+    looking.catch(() => {
+      if (found.get(key) === looking) found.delete(key);
+    });
+    found.set(key, (promise = looking));
+  }
+  return promise;
+}
+
+type LookupOptions = Parameters<ExpressHandlebars['getTemplate']>[1];
+
+/**
+ * express-handlebars, with what it finds kept while the view cache is on.
+ * Otherwise each render finds every partial again (the directory listing
+ * copied, one chain of promises per partial) and resolves each template's
+ * path before reaching its cache: together more than half of what rendering
+ * the key page cost (docs/benchmarks.md). With the view cache off
+ * (development), every render still reads the files afresh.
+ */
+class ViewEngine extends ExpressHandlebars {
+  private readonly partials: Found<Awaited<ReturnType<ExpressHandlebars['getPartials']>>> = new Map();
+  private readonly templates: Found<Awaited<ReturnType<ExpressHandlebars['getTemplate']>>> = new Map();
+
+  override getPartials(options: LookupOptions = {}): ReturnType<ExpressHandlebars['getPartials']> {
+    // One engine serves one views directory, so there is one set of partials.
+    return options.cache ? remember(this.partials, 'partials', () => super.getPartials(options)) : super.getPartials(options);
+  }
+
+  override getTemplate(filePath: string, options: LookupOptions = {}): ReturnType<ExpressHandlebars['getTemplate']> {
+    const kept = options.cache && !options.precompiled;
+    return kept ? remember(this.templates, filePath, () => super.getTemplate(filePath, options)) : super.getTemplate(filePath, options);
+  }
+}
+
+const HELPERS = { eq: (a: unknown, b: unknown) => a === b };
+
+/** The cache, session and rate-limit demos, and the limiter that counts every write under /api. */
+function workloadRoutes(
+  workloads: WorkloadDependencies,
+  view: ClusterView,
+  logger: Logger,
+): { writeLimiter: RequestHandler; routes: Router[] } {
+  const counters = new OutageLog(logger, 'writes go through unlimited', 'rate-limit counters');
+  const limiter = writeLimiter(workloads, logger, counters);
+  const cache = new ProductCache(workloads.cacheStore, workloads.origin, new OutageLog(logger, 'serving from the origin', 'cache'), {
+    ttlSeconds: workloads.config.cache.ttlSeconds,
+    // Generous beside the origin's delay: a load that outlives its lock lets a second one start.
+    lockMs: Math.max(1000, 4 * workloads.config.origin.delayMs),
+  });
+  return {
+    writeLimiter: limiter,
+    routes: [
+      productRoutes(cache, view, workloads.config),
+      sessionRoutes(workloads, cache, view, logger),
+      limitRoutes(workloads, limiter, counters),
+    ],
+  };
+}
+
 /** Builds the app without listening or connecting: the caller owns both. */
 export function createApp({ store, view, logger, config, workloads }: AppDependencies): Express {
   const app = express();
 
-  app.engine('hbs', engine({ extname: '.hbs', defaultLayout: 'main', helpers: { eq: (a: unknown, b: unknown) => a === b } }));
+  const views = new ViewEngine({
+    extname: '.hbs',
+    defaultLayout: 'main',
+    helpers: HELPERS,
+    compilerOptions: {
+      // Every {{name}} that is not one of these helpers is then read as data,
+      // without asking at each one whether it is a helper.
+      knownHelpers: Object.fromEntries(Object.keys(HELPERS).map((name) => [name, true])),
+      knownHelpersOnly: true,
+      // A partial's lines are not indented again to match its call on every render.
+      preventIndent: true,
+    },
+  });
+  app.engine('hbs', views.engine);
   app.set('view engine', 'hbs');
   app.set('views', VIEWS);
   app.disable('x-powered-by');
@@ -83,21 +161,13 @@ export function createApp({ store, view, logger, config, workloads }: AppDepende
     }
   });
 
-  if (workloads) {
-    const counters = new OutageLog(logger, 'writes go through unlimited', 'rate-limit counters');
-    const limiter = writeLimiter(workloads, logger, counters);
-    app.use('/api', limiter);
-    const cache = new ProductCache(workloads.cacheStore, workloads.origin, new OutageLog(logger, 'serving from the origin', 'cache'), {
-      ttlSeconds: workloads.config.cache.ttlSeconds,
-      // Generous beside the origin's delay: a load that outlives its lock lets a second one start.
-      lockMs: Math.max(1000, 4 * workloads.config.origin.delayMs),
-    });
-    app.use(productRoutes(cache, view, workloads.config));
-    app.use(sessionRoutes(workloads, cache, view, logger));
-    app.use(limitRoutes(workloads, limiter, counters));
-  }
+  const demos = workloads && workloadRoutes(workloads, view, logger);
+  if (demos) app.use('/api', demos.writeLimiter);
+  // The key routes before the demos': a request walks past every route in
+  // front of its own, and no path of theirs is also one of the demos'.
   app.use('/api', apiRoutes(store, view, config.limits));
   app.use(pageRoutes(store, view, config.limits, logger));
+  if (demos) app.use(demos.routes);
 
   app.use((req, _res, next) => next(new HttpError(404, `There is no page at ${req.path}.`)));
 
