@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import calculateSlot from 'cluster-key-slot';
 import type { Express } from 'express';
 
 export interface LoadStats {
@@ -9,6 +10,8 @@ export interface LoadStats {
   slowestMs: number;
   /** Keys whose save the app acknowledged with 200, and the value saved. */
   acknowledged: Map<string, string>;
+  /** When each of those saves was acknowledged (ms since the epoch). */
+  acknowledgedAt: Map<string, number>;
 }
 
 export interface RunningLoad {
@@ -27,7 +30,14 @@ export async function startLoad(app: Express, workers: number, keyPrefix = 'load
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const stats: LoadStats = { requests: 0, statuses: {}, networkErrors: 0, slowestMs: 0, acknowledged: new Map() };
+  const stats: LoadStats = {
+    requests: 0,
+    statuses: {},
+    networkErrors: 0,
+    slowestMs: 0,
+    acknowledged: new Map(),
+    acknowledgedAt: new Map(),
+  };
   let running = true;
 
   const post = async (path: string, body: Record<string, string>): Promise<number | undefined> => {
@@ -56,7 +66,10 @@ export async function startLoad(app: Express, workers: number, keyPrefix = 'load
       for (let i = 0; running; i += 1) {
         const key = `${keyPrefix}:${worker}:${i}`;
         const value = `v${i}`;
-        if ((await post('/save-data', { key, value })) === 200) stats.acknowledged.set(key, value);
+        if ((await post('/save-data', { key, value })) === 200) {
+          stats.acknowledged.set(key, value);
+          stats.acknowledgedAt.set(key, Date.now());
+        }
         await post('/search', { key });
       }
     }),
@@ -76,3 +89,16 @@ export async function startLoad(app: Express, workers: number, keyPrefix = 'load
 /** Failed requests: anything but 200, plus requests with no answer. */
 export const failures = (stats: LoadStats): number =>
   stats.networkErrors + Object.entries(stats.statuses).reduce((sum, [status, n]) => sum + (status === '200' ? 0 : n), 0);
+
+/**
+ * How long after `since` the app first had a save acknowledged for a key in
+ * one of `slots`: after a failover, how soon the app writes to the promoted
+ * replica's slots again. Undefined if it never did.
+ */
+export function firstWriteAfter(stats: LoadStats, since: number, slots: (slot: number) => boolean): number | undefined {
+  let first: number | undefined;
+  for (const [key, at] of stats.acknowledgedAt) {
+    if (at >= since && (first === undefined || at < first) && slots(calculateSlot(key))) first = at;
+  }
+  return first === undefined ? undefined : first - since;
+}
