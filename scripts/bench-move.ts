@@ -6,6 +6,8 @@
  *
  * A first add and remove before any key is loaded measures what moving 4096
  * slots costs by itself; each pipeline's run then moves the keys as well.
+ * The pipelines take turns for BENCH_MOVE_ROUNDS rounds, so a slow spell of
+ * this shared machine lands on each alike; the summary gives each one's median.
  * Keys moved are the loaded keys whose slots changed hands (the workers' own
  * keys move too, and are not counted).
  */
@@ -22,6 +24,7 @@ import { clusterCheck, shardsOf, type Shard } from './lib/shards';
 const BASE_PORT = Number(process.env.BENCH_MOVE_BASE_PORT ?? 8300);
 const KEYS = Number(process.env.BENCH_MOVE_KEYS ?? 200_000);
 const PIPELINES = (process.env.BENCH_MOVE_PIPELINES ?? '10,100,1000').split(',').map(Number);
+const ROUNDS = Number(process.env.BENCH_MOVE_ROUNDS ?? 2);
 const WORKERS = 8;
 const cluster = nativeCluster(BASE_PORT);
 const say = (text: string) => console.log(`[bench:move] ${text}`);
@@ -48,6 +51,12 @@ async function loadKeys(client: Cluster, count: number): Promise<number[]> {
   return perSlot;
 }
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
 const keysIn = (shard: Shard, perSlot: number[]) =>
   shard.ranges.reduce((sum, [start, end]) => sum + perSlot.slice(start, end + 1).reduce((a, b) => a + b, 0), 0);
 
@@ -56,7 +65,9 @@ const shardWith = (shards: Shard[], address: string) =>
   shards.find((shard) => shard.address === address || shard.replicas.some((replica) => replica.address === address));
 
 async function main(): Promise<void> {
-  say(`native cluster on ${BASE_PORT}..${BASE_PORT + 7}; ${KEYS} keys; pipelines ${PIPELINES.join(', ')}; ${WORKERS} workers`);
+  say(
+    `native cluster on ${BASE_PORT}..${BASE_PORT + 7}; ${KEYS} keys; pipelines ${PIPELINES.join(', ')}, ${ROUNDS} round(s); ${WORKERS} workers`,
+  );
   startFresh(cluster);
   const config = loadConfig({ NODE_ENV: 'test', REDIS_CLUSTER_URLS: `127.0.0.1:${BASE_PORT}`, ...cluster.env });
   const client = new Cluster(cluster.nodes.slice(0, 3), clusterOptions(config.redis));
@@ -101,7 +112,9 @@ async function main(): Promise<void> {
     await cycle('empty', PIPELINES[0]!, new Array<number>(16384).fill(0));
     say(`loading ${KEYS} keys`);
     const perSlot = await loadKeys(client, KEYS);
-    for (const pipeline of PIPELINES) await cycle(`${KEYS} keys`, pipeline, perSlot);
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      for (const pipeline of PIPELINES) await cycle(`${KEYS} keys`, pipeline, perSlot);
+    }
 
     const check = await clusterCheck(`127.0.0.1:${BASE_PORT}`);
     say(`--cluster check: ${check.clean ? 'clean' : check.problems.join(' | ')}`);
@@ -121,6 +134,14 @@ async function main(): Promise<void> {
     console.log(
       `| ${move.phase} | ${move.pipeline} | ${move.slots} | ${move.keys} | ${move.ms} | ${rate} | ${move.failed} | ${move.slowestMs} ms |`,
     );
+  }
+
+  const loaded = moves.filter((move) => move.keys > 0);
+  const base = median(loaded.filter((move) => move.pipeline === PIPELINES[0]).map((move) => (move.keys / move.ms) * 1000));
+  console.log(`\nMedian keys/s per pipeline (add and remove together), against ${PIPELINES[0]}:`);
+  for (const pipeline of PIPELINES) {
+    const rate = median(loaded.filter((move) => move.pipeline === pipeline).map((move) => (move.keys / move.ms) * 1000));
+    console.log(`  --cluster-pipeline ${pipeline}: ${Math.round(rate)} keys/s (${(rate / base).toFixed(1)}x)`);
   }
 }
 
