@@ -6,8 +6,8 @@ import { failures, startLoad } from '../../scripts/lib/load';
 import { clusterCheck, shardsOf, type ClusterCheck, type Shard } from '../../scripts/lib/shards';
 import { testCluster, runClusterScript, runClusterScriptAsync, startFresh } from '../support/native-cluster';
 
-// A cluster of its own, grown by a shard and shrunk again: up to ten nodes,
-// on ports 8100-8109 (bus ports 18100-18109), plus TEST_PORT_OFFSET.
+// A cluster of its own, grown by a shard and shrunk again: eight nodes at
+// most, on ports 8100-8107 (bus ports 18100-18107), plus TEST_PORT_OFFSET.
 const cluster = testCluster(8100);
 const SCALE_DEADLINE_MS = 90_000;
 const SEEDED_KEYS = 20_000;
