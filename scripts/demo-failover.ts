@@ -5,10 +5,9 @@
  * over; then the killed node is started again and rejoins as a replica.
  */
 import path from 'node:path';
-import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
-import { createLogger } from '../src/logger';
-import { createRedisCluster, createRedisServices, retryPlan } from '../src/redis';
+import { retryPlan } from '../src/redis';
+import { demoApp } from './lib/demo-app';
 import { failures, firstWriteAfter, startLoad } from './lib/load';
 import { nodePid, runClusterScript } from './lib/native-cluster';
 
@@ -20,14 +19,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function main(): Promise<void> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...process.env });
   const plan = retryPlan(config.redis.clusterNodeTimeoutMs);
-  const cluster = createRedisCluster(config.redis, createLogger(config.logLevel));
-  const { store, view } = createRedisServices(cluster, config.redis);
-  const reasons = new Set<string>();
-  const logger = {
-    ...createLogger('silent'),
-    warn: (_msg: string, fields?: Record<string, unknown>) => reasons.add(String(fields?.error)),
-  };
-  const app = createApp({ store, view, logger, config });
+  const { app, cluster, view, reasons } = demoApp(config);
 
   const before = await view.overview();
   const victim = before.nodes.find((node) => node.role === 'master' && !node.failed && node.slots.length > 0);

@@ -6,10 +6,8 @@
  * leaving. The cluster ends as it began.
  */
 import { Redis } from 'ioredis';
-import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
-import { createLogger } from '../src/logger';
-import { createRedisCluster, createRedisServices } from '../src/redis';
+import { demoApp } from './lib/demo-app';
 import { failures, startLoad } from './lib/load';
 import { runClusterScriptAsync, type ClusterCommand } from './lib/native-cluster';
 import { openSlotsOf, shardsOf, type Shard } from './lib/shards';
@@ -36,14 +34,7 @@ async function main(): Promise<void> {
     ...process.env,
   };
   const config = loadConfig(env);
-  const cluster = createRedisCluster(config.redis, createLogger(config.logLevel));
-  const { store, view } = createRedisServices(cluster, config.redis);
-  const reasons = new Set<string>();
-  const logger = {
-    ...createLogger('silent'),
-    warn: (_msg: string, fields?: Record<string, unknown>) => reasons.add(String(fields?.error)),
-  };
-  const app = createApp({ store, view, logger, config });
+  const { app, cluster, store, view, reasons } = demoApp(config);
   const connections = new Map<string, Redis>();
   /** A plain connection to one node, made once. */
   const node = (address: string) => {
