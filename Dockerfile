@@ -20,6 +20,7 @@ RUN npm run build
 FROM deps AS dev
 ENV NODE_ENV=development
 ENV PATH=/app/node_modules/.bin:$PATH
+RUN install -d -o node -g node /app/secrets /app/origin-data
 COPY tsconfig.json nodemon.json ./
 COPY src ./src
 COPY views ./views
@@ -36,6 +37,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --chown=node:node --from=build /app/dist ./dist
 COPY --chown=node:node views ./views
 COPY --chown=node:node public ./public
+# Where compose mounts the session secret and the origin's data: a new named
+# volume takes the owner of the directory it is first mounted on, so user node
+# can write to them.
+RUN install -d -o node -g node /app/secrets /app/origin-data
 USER node
 EXPOSE 4000
 # node directly, not npm start: npm would swallow SIGTERM and skip the graceful shutdown.

@@ -7,7 +7,8 @@
 #
 #   redis:<tag>                 Debian's redis-server (8.0 on trixie), user redis, /data
 #   valkey/valkey:<tag>         Debian's valkey-server (8.1 on trixie), user valkey, /data, and
-#                               the redis-* links the official image's `make install` adds
+#                               the redis-* links the official image's `make install` adds;
+#                               both users are 999:999, as in the official images
 #   node:<ver>-trixie-slim      Node from the npm registry's "node" package, user node
 #   .../redis-commander:<ver>   the npm redis-commander package with its own docker/entrypoint.sh;
 #                               a tag npm lacks gets npm's newest release, and the image's
@@ -52,8 +53,13 @@ in_root() {
 
 # A copy of the cached minimal Debian with the given packages added.
 rootfs() {
+  base_rootfs "$1"
+  install_packages "$@"
+}
+
+# A copy of the cached minimal Debian.
+base_rootfs() {
   dir=$1
-  shift
   base=$STANDIN_CACHE/$DEBIAN_SUITE-base
   if [ ! -f "$base/.complete" ]; then
     rm -rf "$base"
@@ -70,6 +76,12 @@ rootfs() {
     cp /usr/local/share/ca-certificates/*.crt "$dir/usr/local/share/ca-certificates/"
     in_root "$dir" update-ca-certificates >/dev/null 2>&1
   fi
+}
+
+# install_packages DIR PACKAGE... : Debian packages added to the tree.
+install_packages() {
+  dir=$1
+  shift
   if [ $# -gt 0 ]; then
     cp /etc/resolv.conf "$dir/etc/resolv.conf"
     # Services must not start inside the chroot.
@@ -100,9 +112,20 @@ SH
   chmod +x "$wrapper"
 }
 
+# official_user DIR NAME : the user and group the official image runs as,
+# 999:999, made before the package's own adduser, which then keeps them; the
+# compose file runs the nodes as 999:999.
+official_user() {
+  in_root "$1" groupadd --system --gid 999 "$2"
+  in_root "$1" useradd --system --uid 999 --gid "$2" --home-dir "/var/lib/$2" --no-create-home \
+    --shell /usr/sbin/nologin "$2"
+}
+
 build_redis() {
   tag=$1 dir=$STANDIN_CACHE/work/redis
-  rootfs "$dir" redis-server redis-tools
+  base_rootfs "$dir"
+  official_user "$dir" redis
+  install_packages "$dir" redis-server redis-tools
   mkdir -p "$dir/data"
   in_root "$dir" chown redis:redis /data
   server_wrapper "$dir/usr/local/bin/redis-server" /usr/bin/redis-server
@@ -111,7 +134,9 @@ build_redis() {
 
 build_valkey() {
   tag=$1 dir=$STANDIN_CACHE/work/valkey
-  rootfs "$dir" valkey-server
+  base_rootfs "$dir"
+  official_user "$dir" valkey
+  install_packages "$dir" valkey-server
   mkdir -p "$dir/data"
   in_root "$dir" chown valkey:valkey /data
   server_wrapper "$dir/usr/local/bin/valkey-server" /usr/bin/valkey-server
