@@ -114,7 +114,7 @@ const UNFOLLOWED_REDIRECTION = /^(MOVED|ASK) \d+ |^TRYAGAIN\b|^All keys in the p
 /** Of those, the ones that mean the client's slot map is out of date; ASK and TRYAGAIN come mid-move, when it is not. */
 const STALE_SLOT_MAP = /^MOVED |^All keys in the pipeline/;
 
-async function followRedirections<T>(
+export async function followRedirections<T>(
   work: () => Promise<T>,
   client: Pick<StoreClient, 'refreshSlotsCache'>,
   delayMs: number,
