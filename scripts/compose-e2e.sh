@@ -617,7 +617,7 @@ found_value e2e:first "saved through the form" || fail "key kept across restart"
 pass "key kept across docker compose restart"
 
 step "down + up, volumes kept"
-compose down --timeout 10 >/dev/null 2>&1
+compose down --timeout 10 >"$run_dir/down.log" 2>&1 || { cat "$run_dir/down.log"; fail "docker compose down (volumes kept)"; }
 up "warm, volumes kept" --breakdown
 check_cluster
 initiator_log=$(compose logs --no-color cluster_initiator)
