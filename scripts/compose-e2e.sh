@@ -463,6 +463,13 @@ docker build "${build_options[@]}" -t redis-cluster-starter-app:latest . >"$run_
 pass "app image built from this repository's Dockerfile"
 
 step "first up (new volumes)"
+# Left over from a run of this script that was killed: its own project only.
+compose "${every_profile[@]}" down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+if [ "$ENGINE" = private ]; then
+  # The private engine is this script's alone; a network another project left there would clash
+  # with the fixed subnet ("Pool overlaps").
+  docker network prune --force >/dev/null 2>&1 || true
+fi
 up "cold, new volumes" --breakdown
 check_server
 check_node_users
