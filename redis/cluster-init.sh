@@ -123,4 +123,4 @@ else
 fi
 
 poll "every node to report cluster_state:ok and see $expected_replicas synced replicas" all_nodes_ok
-log "cluster_state:ok on every node; all $expected_replicas replicas in sync and known to every node"
+log "cluster_state:ok on every node; $expected_replicas replicas in sync and known to every node"
