@@ -21,6 +21,11 @@ POLL_INTERVAL=${POLL_INTERVAL:-0.1}
 # The official Redis and Valkey images both have redis-cli (Valkey's as a link
 # to valkey-cli); Debian's valkey-tools has only valkey-cli.
 REDIS_CLI=${REDIS_CLI:-redis-cli}
+# The admin user of redis/users.acl, when its password is in REDISCLI_AUTH.
+# REDIS_TLS=1 talks TLS, trusting the CA in REDIS_TLS_DIR.
+REDIS_USER=${REDIS_USER:-admin}
+REDIS_TLS=${REDIS_TLS:-0}
+REDIS_TLS_DIR=${REDIS_TLS_DIR:-/tls}
 
 usage() {
   cat >&2 <<USAGE
@@ -30,8 +35,11 @@ usage: REDIS_NODES="host:port host:port ..." $0
   CLUSTER_REPLICAS      replicas per master (default 1)
   CLUSTER_INIT_TIMEOUT  seconds to wait for nodes and for cluster_state:ok (default 60)
   REDIS_CLI             the CLI to run (default redis-cli; valkey-cli for Valkey)
-  REDISCLI_AUTH         password, when the nodes require one
+  REDISCLI_AUTH         the admin password, when the nodes require one
   REDIS_PASSWORD_FILE   or a file holding it (default /run/secrets/redis-password)
+  REDIS_USER            the user it connects as (default admin)
+  REDIS_TLS             1: connect over TLS (default 0)
+  REDIS_TLS_DIR         where ca.crt is (default /tls)
 USAGE
   exit 2
 }
@@ -39,11 +47,20 @@ USAGE
 log() { printf 'cluster-init: %s\n' "$*"; }
 fail() { printf 'cluster-init: error: %s\n' "$*" >&2; exit 1; }
 
+# redis_cli args... : the CLI as REDIS_USER, over TLS when REDIS_TLS=1.
+redis_cli() {
+  if [ "$REDIS_TLS" = 1 ]; then set -- --tls --cacert "$REDIS_TLS_DIR/ca.crt" "$@"; fi
+  # The name only with a password: given --user alone, redis-cli 7.0 sends
+  # MIGRATE a broken AUTH2 and every slot move fails with CROSSSLOT.
+  if [ -n "${REDISCLI_AUTH:-}" ]; then set -- --user "$REDIS_USER" "$@"; fi
+  "$REDIS_CLI" "$@"
+}
+
 # cli host:port args... : the CLI against one node, failing fast if it is down.
 cli() {
   node=$1
   shift
-  "$REDIS_CLI" -h "${node%:*}" -p "${node##*:}" "$@" 2>/dev/null
+  redis_cli -h "${node%:*}" -p "${node##*:}" "$@" 2>/dev/null
 }
 
 # info_field host:port field : one field of CLUSTER INFO, empty if unreachable.
@@ -118,7 +135,7 @@ elif [ "${known:-1}" -gt 1 ] || [ "${assigned:-0}" -gt 0 ]; then
 else
   log "creating cluster with $CLUSTER_REPLICAS replica(s) per master"
   # shellcheck disable=SC2086 # REDIS_NODES is a list, split on purpose
-  "$REDIS_CLI" --cluster create $REDIS_NODES \
+  redis_cli --cluster create $REDIS_NODES \
     --cluster-replicas "$CLUSTER_REPLICAS" --cluster-yes
 fi
 

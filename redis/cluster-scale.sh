@@ -33,6 +33,11 @@ SCALE_TIMEOUT=${SCALE_TIMEOUT:-60}
 SCALE_PIPELINE=${SCALE_PIPELINE:-1000}
 POLL_INTERVAL=${POLL_INTERVAL:-0.1}
 REDIS_CLI=${REDIS_CLI:-redis-cli}
+# The admin user of redis/users.acl, when its password is in REDISCLI_AUTH.
+# REDIS_TLS=1 talks TLS, trusting the CA in REDIS_TLS_DIR.
+REDIS_USER=${REDIS_USER:-admin}
+REDIS_TLS=${REDIS_TLS:-0}
+REDIS_TLS_DIR=${REDIS_TLS_DIR:-/tls}
 
 # Fewer masters than this cannot elect a replica when one of them fails.
 MIN_MASTERS=3
@@ -53,8 +58,11 @@ usage: CLUSTER_ENTRY=host:port $0 add    <new master host:port> <new replica hos
   SCALE_TIMEOUT        seconds each wait may take before giving up (default 60)
   SCALE_PIPELINE       keys per MIGRATE while slots move (default 1000)
   REDIS_CLI            the client to run (default redis-cli; valkey-cli works)
-  REDISCLI_AUTH        password, when the nodes require one
+  REDISCLI_AUTH        the admin password, when the nodes require one
   REDIS_PASSWORD_FILE  or a file holding it (default /run/secrets/redis-password)
+  REDIS_USER           the user it connects as (default admin)
+  REDIS_TLS            1: connect over TLS (default 0)
+  REDIS_TLS_DIR        where ca.crt is (default /tls)
 USAGE
   exit 2
 }
@@ -71,15 +79,24 @@ now_ms() {
   esac
 }
 
+# redis_cli args... : the CLI as REDIS_USER, over TLS when REDIS_TLS=1.
+redis_cli() {
+  if [ "$REDIS_TLS" = 1 ]; then set -- --tls --cacert "$REDIS_TLS_DIR/ca.crt" "$@"; fi
+  # The name only with a password: given --user alone, redis-cli 7.0 sends
+  # MIGRATE a broken AUTH2 and every slot move fails with CROSSSLOT.
+  if [ -n "${REDISCLI_AUTH:-}" ]; then set -- --user "$REDIS_USER" "$@"; fi
+  "$REDIS_CLI" "$@"
+}
+
 # cli host:port args... : one command to one node; empty output if it is down.
 cli() {
   node=$1
   shift
-  "$REDIS_CLI" -h "${node%:*}" -p "${node##*:}" "$@" 2>/dev/null | tr -d '\r'
+  redis_cli -h "${node%:*}" -p "${node##*:}" "$@" 2>/dev/null | tr -d '\r'
 }
 
 # cluster_tool args... : redis-cli's cluster manager (add-node, rebalance, ...).
-cluster_tool() { "$REDIS_CLI" --cluster "$@"; }
+cluster_tool() { redis_cli --cluster "$@"; }
 
 info_field() { cli "$1" cluster info | sed -n "s/^$2://p"; }
 nodes_seen_by() { cli "$1" cluster nodes; }

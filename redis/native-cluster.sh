@@ -15,6 +15,11 @@ REDIS_SERVER=${REDIS_SERVER:-redis-server}
 # cluster-init.sh and cluster-scale.sh read it too (valkey-cli works).
 REDIS_CLI=${REDIS_CLI:-redis-cli}
 export REDIS_CLI
+# node-start.sh, cluster-init.sh and cluster-scale.sh read these too.
+REDIS_TLS=${REDIS_TLS:-0}
+REDIS_TLS_DIR=${REDIS_TLS_DIR:-$CLUSTER_DIR/tls}
+REDIS_USER=${REDIS_USER:-admin}
+export REDIS_TLS REDIS_TLS_DIR REDIS_USER
 
 # redis-cli reads the password from the environment, so it never shows in ps.
 if [ -n "${REDIS_PASSWORD:-}" ]; then
@@ -37,7 +42,10 @@ usage: $0 start|stop|status|clean|add-shard|remove-shard
 
   Settings (environment): CLUSTER_DIR, CLUSTER_HOST, CLUSTER_BASE_PORT,
   CLUSTER_SIZE, STOP_TIMEOUT, REDIS_SERVER, REDIS_CLI,
-  REDIS_PASSWORD (optional; requirepass + masterauth), and cluster-scale.sh's
+  REDIS_PASSWORD (optional: the admin password; turns on the users of
+  users.acl, with REDIS_APP_PASSWORD and REDIS_COMMANDER_PASSWORD),
+  REDIS_TLS=1 (TLS only, with certificates redis/make-certs.sh makes in
+  REDIS_TLS_DIR, default \$CLUSTER_DIR/tls), and cluster-scale.sh's
   SCALE_TIMEOUT and SCALE_PIPELINE
 USAGE
   exit 2
@@ -57,6 +65,15 @@ ports() {
 }
 
 node_dir() { echo "$CLUSTER_DIR/$1"; }
+
+# redis_cli args... : the CLI as REDIS_USER, over TLS when REDIS_TLS=1.
+redis_cli() {
+  if [ "$REDIS_TLS" = 1 ]; then set -- --tls --cacert "$REDIS_TLS_DIR/ca.crt" "$@"; fi
+  # The name only with a password: given --user alone, redis-cli 7.0 sends
+  # MIGRATE a broken AUTH2 and every slot move fails with CROSSSLOT.
+  if [ -n "${REDISCLI_AUTH:-}" ]; then set -- --user "$REDIS_USER" "$@"; fi
+  "$REDIS_CLI" "$@"
+}
 
 pid_of() {
   pidfile="$(node_dir "$1")/redis.pid"
@@ -89,9 +106,11 @@ start_node() {
     return
   fi
   mkdir -p "$dir"
-  # The same start script as the containers, so the password is handled alike.
+  # With TLS the node listens on TLS only.
+  if [ "$REDIS_TLS" = 1 ]; then set -- --port 0 --tls-port "$port"; else set -- --port "$port"; fi
+  # The same start script as the containers, so passwords and TLS are handled alike.
   REDIS_CONF="$here/redis.conf" REDIS_SERVER="$REDIS_SERVER" sh "$here/node-start.sh" \
-    --port "$port" --bind "$CLUSTER_HOST" --dir "$dir" \
+    "$@" --bind "$CLUSTER_HOST" --dir "$dir" \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
 }
 
@@ -99,7 +118,7 @@ stop_node() {
   port=$1
   is_running "$port" || return 0
   pid=$(pid_of "$port")
-  "$REDIS_CLI" -h "$CLUSTER_HOST" -p "$port" shutdown >/dev/null 2>&1 || true
+  redis_cli -h "$CLUSTER_HOST" -p "$port" shutdown >/dev/null 2>&1 || true
   # Redis deletes its pidfile as the last step of a clean shutdown; watching
   # the file rather than the pid also works where nobody reaps the zombie.
   waited=0
@@ -129,6 +148,7 @@ cmd_start() {
     exit 1
   }
   started=$(now_ms)
+  if [ "$REDIS_TLS" = 1 ]; then TLS_DIR="$REDIS_TLS_DIR" sh "$here/make-certs.sh"; fi
   for port in $(ports); do
     start_node "$port"
   done
@@ -146,7 +166,7 @@ cmd_stop() {
 cli() {
   port=$1
   shift
-  "$REDIS_CLI" -h "$CLUSTER_HOST" -p "$port" "$@" 2>/dev/null | tr -d '\r'
+  redis_cli -h "$CLUSTER_HOST" -p "$port" "$@" 2>/dev/null | tr -d '\r'
 }
 
 # first_running : the port of the first node that is up, to ask about the cluster.
@@ -189,7 +209,7 @@ cmd_status() {
   done
   port=$(first_running) || fail "no node is running; start the cluster with: $0 start"
   show_shards "$port"
-  "$REDIS_CLI" --cluster check "$CLUSTER_HOST:$port"
+  redis_cli --cluster check "$CLUSTER_HOST:$port"
 }
 
 # The nodes add-shard started, beyond the first CLUSTER_SIZE, two per shard
