@@ -1,0 +1,145 @@
+import net from 'node:net';
+import path from 'node:path';
+import { Cluster, Redis } from 'ioredis';
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { clusterOptions, connectionOptions, createRedisServices, retryPlan } from '../../src/redis';
+import { failures, startLoad } from '../../scripts/lib/load';
+import { eventually } from '../support/cluster-client';
+import { clusterBody, keyBody } from '../support/http';
+import { silentLogger, testConfig } from '../support/fakes';
+import { nodePid, runClusterScript, startFresh, testCluster } from '../support/native-cluster';
+
+// Its own cluster, TLS only and with users, as the compose TLS switch runs it;
+// native-cluster.sh makes the certificates in its directory. A master is killed here.
+const PASSWORDS = { REDIS_PASSWORD: 'admin horse', REDIS_APP_PASSWORD: 'app battery', REDIS_COMMANDER_PASSWORD: 'commander staple' };
+const cluster = testCluster(7200, { ...PASSWORDS, REDIS_TLS: '1' });
+const caFile = path.join(cluster.dir, 'tls', 'ca.crt');
+const startupNodes = cluster.nodes
+  .slice(0, 3)
+  .map(({ host, port }) => `${host}:${port}`)
+  .join(',');
+const appConfig = () =>
+  testConfig({
+    REDIS_CLUSTER_URLS: startupNodes,
+    REDIS_USERNAME: 'app',
+    REDIS_PASSWORD: PASSWORDS.REDIS_APP_PASSWORD,
+    REDIS_TLS: '1',
+    REDIS_TLS_CA_FILE: caFile,
+  });
+
+async function connect(config = appConfig()): Promise<Cluster> {
+  const client = new Cluster(config.redis.nodes, clusterOptions(config.redis));
+  client.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve);
+    client.once('end', () => reject(new Error('cluster client ended before it was ready')));
+  });
+  return client;
+}
+
+/** What a node answers a plain-text PING with, if anything, before it closes the connection. */
+function plainTextPing(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+    let answer = '';
+    socket.setTimeout(3000, () => socket.destroy(new Error('no answer and no close within 3 s')));
+    socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? resolve(answer) : reject(error)));
+  });
+}
+
+beforeAll(() => {
+  startFresh(cluster);
+});
+
+afterAll(() => {
+  runClusterScript(cluster, 'clean', 30_000);
+});
+
+describe('a cluster started with REDIS_TLS=1', () => {
+  it('answers no plain-text client', async () => {
+    expect(await plainTextPing(cluster.basePort)).not.toContain('PONG');
+  });
+
+  it('answers no TLS client that does not trust its CA', async () => {
+    const { tls: _trusting, ...rest } = connectionOptions(appConfig().redis);
+    const node = new Redis({
+      host: '127.0.0.1',
+      port: cluster.basePort,
+      ...rest,
+      tls: {},
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    const seen: { error?: NodeJS.ErrnoException } = {};
+    node.on('error', (error: NodeJS.ErrnoException) => (seen.error ??= error));
+    await expect(node.ping()).rejects.toThrow();
+    expect(seen.error?.code).toBe('SELF_SIGNED_CERT_IN_CHAIN');
+    node.disconnect();
+  });
+
+  it('serves the app over TLS, checking every node certificate, replicas included', async () => {
+    const config = appConfig();
+    const client = await connect(config);
+    try {
+      const app = createApp({ ...createRedisServices(client, config.redis), logger: silentLogger, config });
+      await request(app).put('/api/keys/encrypted').send({ value: 'yes' }).expect(200);
+      expect(keyBody(await request(app).get('/api/keys/encrypted').expect(200)).value).toBe('yes');
+      const overview = clusterBody(await request(app).get('/api/cluster').expect(200));
+      expect(overview.nodes.filter((node) => node.reachable)).toHaveLength(6);
+    } finally {
+      await client.quit();
+    }
+  });
+
+  it('costs no failed request when a master is killed under load', async () => {
+    const config = appConfig();
+    const client = await connect(config);
+    const probe = new Redis({
+      host: '127.0.0.1',
+      port: cluster.basePort + 1,
+      ...connectionOptions({ ...config.redis, username: 'admin', password: PASSWORDS.REDIS_PASSWORD }),
+    });
+    probe.on('error', () => {});
+    try {
+      const app = createApp({ ...createRedisServices(client, config.redis), logger: silentLogger, config });
+      const victim = cluster.basePort; // a master after cluster create
+      const victimId = String(await probe.cluster('NODES'))
+        .split('\n')
+        .find((line) => line.includes(`:${victim}@`))!
+        .split(' ')[0]!;
+      const load = await startLoad(app, 8, 'tls');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const killedAt = Date.now();
+      process.kill(nodePid(cluster.dir, victim), 'SIGKILL');
+      const promoted = await eventually(
+        async () => {
+          const lines = String(await probe.cluster('NODES')).split('\n');
+          const dead = lines.find((line) => line.startsWith(victimId));
+          const promotedReplica = lines.some(
+            (line) =>
+              !line.startsWith(victimId) && / master /.test(` ${line.split(' ')[2]?.replace(',', ' ')} `) && line.includes('0-5460'),
+          );
+          return dead?.includes('fail') && promotedReplica ? Date.now() - killedAt : undefined;
+        },
+        20_000,
+        'the replica to be promoted',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const result = await load.stop();
+      console.info(
+        `TLS failover after ${promoted} ms; ${result.requests} requests, statuses ${JSON.stringify(result.statuses)}, ` +
+          `network errors ${result.networkErrors}, slowest ${Math.round(result.slowestMs)} ms`,
+      );
+      expect(failures(result)).toBe(0);
+      expect(result.requests).toBeGreaterThan(100);
+      expect(promoted).toBeLessThan(retryPlan(config.redis.clusterNodeTimeoutMs).failoverMs);
+      const keys = [...result.acknowledged.keys()];
+      expect(await Promise.all(keys.map((key) => client.get(key)))).toEqual(keys.map((key) => result.acknowledged.get(key)));
+    } finally {
+      await Promise.all([client.quit(), probe.quit()]);
+    }
+  }, 60_000);
+});
