@@ -4,15 +4,33 @@ import path from 'node:path';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+export type DnsLookup = 'system' | 'passthrough';
 
 export interface RedisNodeAddress {
   host: string;
   port: number;
 }
 
+/** How the app checks the nodes' certificates when REDIS_TLS=1. */
+export interface RedisTlsConfig {
+  /** PEM of the CA to trust instead of Node's built-in list; undefined for a public CA. */
+  ca: string | undefined;
+  /** The name every node's certificate is checked against, instead of the address connected to. */
+  servername: string | undefined;
+}
+
 export interface RedisConfig {
   nodes: RedisNodeAddress[];
+  /** The ACL user; only with a password (without one, Redis's default user). */
+  username: string | undefined;
   password: string | undefined;
+  tls: RedisTlsConfig | undefined;
+  /**
+   * 'passthrough' hands startup hostnames to the connection unresolved, so a
+   * TLS certificate is checked against the name rather than the IP ioredis
+   * would otherwise resolve it to (managed endpoints; ioredis issue #754).
+   */
+  dnsLookup: DnsLookup;
   /** Must equal cluster-node-timeout in redis/redis.conf; the retry budget is sized from it. */
   clusterNodeTimeoutMs: number;
   /** Announced address ("ip:port") -> address this process can reach. */
@@ -66,6 +84,7 @@ type Env = Record<string, string | undefined>;
 
 const NODE_ENVS: readonly NodeEnv[] = ['development', 'production', 'test'];
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+const DNS_LOOKUPS: readonly DnsLookup[] = ['system', 'passthrough'];
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const raw = env[name]?.trim() || fallback;
@@ -73,6 +92,13 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
     throw new ConfigError(name, `"${raw}" is not one of ${allowed.join(', ')}`);
   }
   return raw as T;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = env[name]?.trim() ?? '';
+  if (raw === '' || raw === '0') return false;
+  if (raw === '1') return true;
+  throw new ConfigError(name, `"${raw}" is not 1 or 0`);
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -119,6 +145,14 @@ function natMap(env: Env, name: string): RedisConfig['natMap'] {
   return map;
 }
 
+function readTextFile(variable: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(variable, `cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
 /**
  * A secret from NAME, or from the file NAME_FILE names (how compose hands
  * over secrets); never both. A trailing newline in the file is not part of
@@ -131,17 +165,25 @@ function secret(env: Env, name: string): string | undefined {
     throw new ConfigError(fileVariable, `set either ${name} or ${fileVariable}, not both`);
   }
   if (!file) return env[name] || undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError(fileVariable, `cannot read ${file}: ${(error as Error).message}`);
-  }
-  return text.replace(/\r?\n$/, '') || undefined;
+  return readTextFile(fileVariable, file).replace(/\r?\n$/, '') || undefined;
 }
 
 // An empty password file means no password: compose mounts one when REDIS_PASSWORD_FILE is unset.
 const password = (env: Env): string | undefined => secret(env, 'REDIS_PASSWORD');
+
+function tls(env: Env): RedisTlsConfig | undefined {
+  const caFile = env.REDIS_TLS_CA_FILE?.trim();
+  const servername = env.REDIS_TLS_SERVERNAME?.trim() || undefined;
+  if (!flag(env, 'REDIS_TLS')) {
+    if (caFile || servername) throw new ConfigError(caFile ? 'REDIS_TLS_CA_FILE' : 'REDIS_TLS_SERVERNAME', 'is set but REDIS_TLS is not 1');
+    return undefined;
+  }
+  const ca = caFile ? readTextFile('REDIS_TLS_CA_FILE', caFile) : undefined;
+  if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError('REDIS_TLS_CA_FILE', `${caFile} holds no PEM certificate`);
+  }
+  return { ca, servername };
+}
 
 /** Shorter, and a brute force on the cookie signature becomes a question of time. */
 export const MIN_SESSION_SECRET_LENGTH = 32;
@@ -171,6 +213,7 @@ export const DEFAULT_CLUSTER_NODE_TIMEOUT_MS = 2000;
 /** Reads and checks the whole environment once; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', NODE_ENVS, 'development');
+  const redisPassword = password(env);
   return {
     nodeEnv,
     host: env.HOST?.trim() || '127.0.0.1',
@@ -178,7 +221,11 @@ export function loadConfig(env: Env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info'),
     redis: {
       nodes: addressList(env, 'REDIS_CLUSTER_URLS', DEFAULT_CLUSTER_URLS),
-      password: password(env),
+      // Compose sets the name always; the password (file) decides whether users are on.
+      username: redisPassword ? env.REDIS_USERNAME?.trim() || undefined : undefined,
+      password: redisPassword,
+      tls: tls(env),
+      dnsLookup: oneOf(env, 'REDIS_DNS_LOOKUP', DNS_LOOKUPS, 'system'),
       clusterNodeTimeoutMs: integer(env, 'REDIS_CLUSTER_NODE_TIMEOUT_MS', DEFAULT_CLUSTER_NODE_TIMEOUT_MS, 100, 60_000),
       natMap: natMap(env, 'REDIS_NAT_MAP'),
     },

@@ -1,4 +1,5 @@
-import { Cluster, Redis, type ClusterOptions } from 'ioredis';
+import type { ConnectionOptions } from 'node:tls';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { createClusterView, type ClusterView } from './cluster-view';
 import type { RedisConfig } from './config';
 import type { Logger } from './logger';
@@ -53,6 +54,28 @@ export function retryPlan(clusterNodeTimeoutMs: number): RetryPlan {
   };
 }
 
+/**
+ * Who the app is and how it reaches a node, for the cluster's connections and
+ * the one-off ones alike: the ACL user and password, and TLS with the CA and
+ * server name to check certificates against. Node checks a certificate
+ * against the host it connects to, which for a node reached through natMap
+ * is the mapped address (127.0.0.1), unless a servername is given.
+ */
+export function connectionOptions(config: RedisConfig): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  const tls: ConnectionOptions | undefined = config.tls && {
+    ...(config.tls.ca ? { ca: config.tls.ca } : {}),
+    ...(config.tls.servername ? { servername: config.tls.servername } : {}),
+  };
+  return {
+    ...(config.username ? { username: config.username } : {}),
+    ...(config.password ? { password: config.password } : {}),
+    ...(tls ? { tls } : {}),
+  };
+}
+
+/** Keeps a startup hostname as it is, for TLS to check the certificate against it (ioredis README, "Special note: AWS ElastiCache Clusters with TLS"). */
+const passthroughLookup: ClusterOptions['dnsLookup'] = (address, callback) => callback(null, address);
+
 export function clusterOptions(config: RedisConfig): ClusterOptions {
   const plan = retryPlan(config.clusterNodeTimeoutMs);
   return {
@@ -66,20 +89,46 @@ export function clusterOptions(config: RedisConfig): ClusterOptions {
     enableAutoPipelining: true,
     slotsRefreshTimeout: 2000,
     ...(config.natMap ? { natMap: config.natMap } : {}),
+    ...(config.dnsLookup === 'passthrough' ? { dnsLookup: passthroughLookup } : {}),
     redisOptions: {
       connectTimeout: 2000,
-      ...(config.password ? { password: config.password } : {}),
+      ...connectionOptions(config),
     },
   };
 }
 
+/** Redis's answers to a wrong user name or password: no retry can help, so they are said once, plainly. */
+const CREDENTIALS_REFUSED = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
+
 /** Connects to the cluster; the caller owns the client and must quit() it. */
 export function createRedisCluster(config: RedisConfig, logger: Logger): Cluster {
   const cluster = new Cluster(config.nodes, clusterOptions(config));
+  // ioredis keeps retrying, so the app stays up (answering 503) rather than
+  // exiting into a restart loop; the refusal is logged once, not per retry.
+  let refused: string | undefined;
   // Without an 'error' listener a lost node would crash the process.
-  cluster.on('error', (error: Error) => logger.warn('redis cluster error', { error }));
-  cluster.on('node error', (error: Error, address: string) => logger.warn('redis node error', { address, error }));
-  cluster.on('ready', () => logger.info('redis cluster ready'));
+  cluster.on('error', (error: Error) => {
+    if (refused) logger.debug('redis cluster error', { error });
+    else logger.warn('redis cluster error', { error });
+  });
+  cluster.on('node error', (error: Error, address: string) => {
+    if (!CREDENTIALS_REFUSED.test(error.message)) {
+      logger.warn('redis node error', { address, error });
+      return;
+    }
+    if (refused !== error.message) {
+      logger.error('redis refused the credentials: check REDIS_USERNAME and REDIS_PASSWORD (or REDIS_PASSWORD_FILE)', {
+        user: config.username ?? 'default',
+        address,
+        error,
+      });
+    }
+    refused = error.message;
+  });
+  cluster.on('ready', () => {
+    refused = undefined;
+    logger.info('redis cluster ready');
+  });
   cluster.on('+node', (node: { options: { host?: string; port?: number } }) =>
     logger.debug('redis node added', { address: `${node.options.host}:${node.options.port}` }),
   );
@@ -97,7 +146,7 @@ export function createRedisServices(cluster: Cluster, config: RedisConfig): { st
       new Redis({
         host,
         port,
-        password: config.password,
+        ...connectionOptions(config),
         connectTimeout: 1000,
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,

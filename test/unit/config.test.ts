@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, DEFAULT_CLUSTER_NODE_TIMEOUT_MS, loadConfig } from '../../src/config';
@@ -128,5 +128,48 @@ describe('loadConfig', () => {
   it('keeps tests quiet by default', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).logLevel).toBe('silent');
     expect(loadConfig({}).logLevel).toBe('info');
+  });
+
+  describe('users and TLS', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'config-ca-'));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const caFile = (text = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n') => {
+      const file = path.join(dir, 'ca.crt');
+      writeFileSync(file, text);
+      return file;
+    };
+
+    it('takes the ACL user name with a password, and ignores it without one (users off)', () => {
+      expect(loadConfig({ REDIS_USERNAME: 'app', REDIS_PASSWORD: 'pw' }).redis).toMatchObject({ username: 'app', password: 'pw' });
+      expect(loadConfig({ REDIS_USERNAME: 'app' }).redis.username).toBeUndefined();
+    });
+
+    it('is plain text by default, and TLS with the CA and server name when REDIS_TLS=1', () => {
+      expect(loadConfig({}).redis.tls).toBeUndefined();
+      const file = caFile();
+      const config = loadConfig({ REDIS_TLS: '1', REDIS_TLS_CA_FILE: file, REDIS_TLS_SERVERNAME: 'redis-node-1' });
+      expect(config.redis.tls).toEqual({ ca: expect.stringContaining('BEGIN CERTIFICATE') as string, servername: 'redis-node-1' });
+      // A public CA (a managed service's) needs no file: Node's own list trusts it.
+      expect(loadConfig({ REDIS_TLS: '1' }).redis.tls).toEqual({ ca: undefined, servername: undefined });
+    });
+
+    it.each([
+      [{ REDIS_TLS: 'yes' }, 'REDIS_TLS', 'not 1 or 0'],
+      [{ REDIS_TLS: '1', REDIS_TLS_CA_FILE: '/nonexistent/ca.crt' }, 'REDIS_TLS_CA_FILE', 'cannot read'],
+      [{ REDIS_TLS_CA_FILE: '/any/ca.crt' }, 'REDIS_TLS_CA_FILE', 'REDIS_TLS is not 1'],
+      [{ REDIS_TLS_SERVERNAME: 'redis-node-1' }, 'REDIS_TLS_SERVERNAME', 'REDIS_TLS is not 1'],
+      [{ REDIS_DNS_LOOKUP: 'none' }, 'REDIS_DNS_LOOKUP', 'system, passthrough'],
+    ])('names the TLS setting that is wrong: %o', (env, variable, problem) => {
+      const error = configError(env);
+      expect(error.variable).toBe(variable);
+      expect(error.message).toContain(problem);
+    });
+
+    it('refuses a CA file that holds no certificate', () => {
+      expect(configError({ REDIS_TLS: '1', REDIS_TLS_CA_FILE: caFile('not a certificate') }).message).toContain('no PEM certificate');
+    });
   });
 });
