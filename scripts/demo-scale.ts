@@ -7,6 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config';
+import { connectionOptions } from '../src/redis';
 import { demoApp } from './lib/demo-app';
 import { failures, startLoad } from './lib/load';
 import { runClusterScriptAsync, type ClusterCommand } from './lib/native-cluster';
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     let connection = connections.get(address);
     if (!connection) {
       const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-      connection = new Redis({ host, port, password: config.redis.password, maxRetriesPerRequest: 1 }).on('error', () => {});
+      connection = new Redis({ host, port, ...connectionOptions(config.redis), maxRetriesPerRequest: 1 }).on('error', () => {});
       connections.set(address, connection);
     }
     return connection;

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 
 /** One master as CLUSTER NODES describes it, with its replicas. */
 export interface Shard {
@@ -71,13 +72,25 @@ export interface ClusterCheck {
   output: string;
 }
 
-/** redis-cli --cluster check, without blocking the event loop. */
+/**
+ * redis-cli --cluster check, without blocking the event loop, signed in and
+ * over TLS as redis/native-cluster.sh's redis_cli is.
+ */
 export function clusterCheck(address: string, env: Record<string, string> = {}): Promise<ClusterCheck> {
   const all: Record<string, string | undefined> = { ...process.env, ...env };
-  // redis-cli reads the password from the environment, as redis/native-cluster.sh passes it.
-  if (all.REDIS_PASSWORD) all.REDISCLI_AUTH = all.REDIS_PASSWORD;
+  const args = ['--cluster', 'check', address];
+  // redis-cli reads the password from the environment, so it never shows in ps;
+  // the user name goes only with a password (redis-cli 7.0 breaks MIGRATE otherwise).
+  if (all.REDIS_PASSWORD) {
+    all.REDISCLI_AUTH = all.REDIS_PASSWORD;
+    args.unshift('--user', all.REDIS_USER ?? 'admin');
+  }
+  if (all.REDIS_TLS === '1') {
+    const tlsDir = all.REDIS_TLS_DIR ?? join(all.CLUSTER_DIR ?? join(__dirname, '../../.cluster'), 'tls');
+    args.unshift('--tls', '--cacert', join(tlsDir, 'ca.crt'));
+  }
   return new Promise((resolve) => {
-    execFile(all.REDIS_CLI ?? 'redis-cli', ['--cluster', 'check', address], { env: all, timeout: 10_000 }, (error, stdout, stderr) => {
+    execFile(all.REDIS_CLI ?? 'redis-cli', args, { env: all, timeout: 10_000 }, (error, stdout, stderr) => {
       const output = `${stdout}${stderr}`.replace(COLOUR, '');
       const problems = output.split('\n').filter((line) => /\[(WARNING|ERR)\]/.test(line));
       resolve({ clean: !error && problems.length === 0 && output.includes('[OK] All 16384 slots covered'), problems, output });

@@ -4,11 +4,12 @@ import { Cluster, Redis } from 'ioredis';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { clusterOptions, connectionOptions, createRedisServices, retryPlan } from '../../src/redis';
-import { failures, startLoad } from '../../scripts/lib/load';
-import { eventually } from '../support/cluster-client';
+import { failures } from '../../scripts/lib/load';
+import { clusterCheck } from '../../scripts/lib/shards';
+import { describeKill, killMasterUnderLoad } from '../support/master-kill';
 import { clusterBody, keyBody } from '../support/http';
 import { silentLogger, testConfig } from '../support/fakes';
-import { nodePid, runClusterScript, startFresh, testCluster } from '../support/native-cluster';
+import { runClusterScript, startFresh, testCluster } from '../support/native-cluster';
 
 // Its own cluster, TLS only and with users, as the compose TLS switch runs it;
 // native-cluster.sh makes the certificates in its directory. A master is killed here.
@@ -94,6 +95,12 @@ describe('a cluster started with REDIS_TLS=1', () => {
     }
   });
 
+  it('passes redis-cli --cluster check over TLS as admin, as the scripts run it', async () => {
+    const check = await clusterCheck(`127.0.0.1:${cluster.basePort}`, cluster.env);
+    expect(check.problems).toEqual([]);
+    expect(check.clean).toBe(true);
+  });
+
   it('costs no failed request when a master is killed under load', async () => {
     const config = appConfig();
     const client = await connect(config);
@@ -105,34 +112,9 @@ describe('a cluster started with REDIS_TLS=1', () => {
     probe.on('error', () => {});
     try {
       const app = createApp({ ...createRedisServices(client, config.redis), logger: silentLogger, config });
-      const victim = cluster.basePort; // a master after cluster create
-      const victimId = String(await probe.cluster('NODES'))
-        .split('\n')
-        .find((line) => line.includes(`:${victim}@`))!
-        .split(' ')[0]!;
-      const load = await startLoad(app, 8, 'tls');
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      const killedAt = Date.now();
-      process.kill(nodePid(cluster.dir, victim), 'SIGKILL');
-      const promoted = await eventually(
-        async () => {
-          const lines = String(await probe.cluster('NODES')).split('\n');
-          const dead = lines.find((line) => line.startsWith(victimId));
-          const promotedReplica = lines.some(
-            (line) =>
-              !line.startsWith(victimId) && / master /.test(` ${line.split(' ')[2]?.replace(',', ' ')} `) && line.includes('0-5460'),
-          );
-          return dead?.includes('fail') && promotedReplica ? Date.now() - killedAt : undefined;
-        },
-        20_000,
-        'the replica to be promoted',
-      );
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-      const result = await load.stop();
-      console.info(
-        `TLS failover after ${promoted} ms; ${result.requests} requests, statuses ${JSON.stringify(result.statuses)}, ` +
-          `network errors ${result.networkErrors}, slowest ${Math.round(result.slowestMs)} ms`,
-      );
+      const kill = await killMasterUnderLoad(cluster, app, probe, 'tls');
+      const { promotedMs: promoted, result } = kill;
+      console.info(describeKill('TLS, users', kill));
       expect(failures(result)).toBe(0);
       expect(result.requests).toBeGreaterThan(100);
       expect(promoted).toBeLessThan(retryPlan(config.redis.clusterNodeTimeoutMs).failoverMs);
