@@ -13,6 +13,12 @@
 #   host               the engine already there (DOCKER_HOST or the default
 #                      socket) and `docker compose` from PATH, with the real
 #                      images from their registries; nothing is installed
+# Users and TLS come from the environment, as for `docker compose up`:
+#   REDIS_PASSWORD_FILE, REDIS_APP_PASSWORD_FILE, REDIS_COMMANDER_PASSWORD_FILE
+#                      the three users' passwords (redis/make-passwords.sh):
+#                      checks what each user may do
+#   COMPOSE_E2E_TLS=1  adds docker-compose.tls.yml: checks that the nodes speak
+#                      TLS only, and every client connects over TLS
 # Either way it works in its own compose project and removes that project's
 # containers, volumes and networks at the end; it never touches anything else.
 # Traffic stays between this machine and its own containers.
@@ -41,6 +47,19 @@ SCALE_COMMAND_TIMEOUT=${SCALE_COMMAND_TIMEOUT:-900}
 LOAD_WORKERS=${LOAD_WORKERS:-8}
 # Between a worker's requests: steady load that leaves the slot moves some CPU.
 LOAD_PAUSE_MS=${LOAD_PAUSE_MS:-20}
+TLS=${COMPOSE_E2E_TLS:-0}
+compose_files=(-f docker-compose.yml)
+[ "$TLS" != 1 ] || compose_files+=(-f docker-compose.tls.yml)
+USERS=0
+if [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
+  USERS=1
+  for variable in REDIS_APP_PASSWORD_FILE REDIS_COMMANDER_PASSWORD_FILE; do
+    [ -s "${!variable:-}" ] || {
+      echo "with REDIS_PASSWORD_FILE, $variable must name a file too (redis/make-passwords.sh makes all three)" >&2
+      exit 2
+    }
+  done
+fi
 # issue 12's goal for `docker compose up --wait` with the images present.
 UP_GOAL_SECONDS=5
 
@@ -78,17 +97,26 @@ fail() {
   exit 1
 }
 
-compose() { timeout 300 "${compose_bin[@]}" -p "$PROJECT" -f docker-compose.yml "$@"; }
+compose() { timeout 300 "${compose_bin[@]}" -p "$PROJECT" "${compose_files[@]}" "$@"; }
 # For the commands that move slots.
-compose_long() { timeout "$SCALE_COMMAND_TIMEOUT" "${compose_bin[@]}" -p "$PROJECT" -f docker-compose.yml "$@"; }
+compose_long() { timeout "$SCALE_COMMAND_TIMEOUT" "${compose_bin[@]}" -p "$PROJECT" "${compose_files[@]}" "$@"; }
 every_profile=(--profile dev --profile scale --profile second-app)
-# redis-cli inside a node's container, authenticated when the stack has a password.
-cli_on() {
-  local service=$1
-  shift
+# cli_as USER SERVICE ARGS... : redis-cli inside a node's container, as USER
+# (admin, app or commander: the password is the node's copy of that user's
+# secret; none when the stack has no passwords, "none" for no credentials),
+# over TLS when the node speaks it.
+cli_as() {
+  local user=$1 service=$2
+  shift 2
   # shellcheck disable=SC2016 # expanded by the container's shell
-  compose --profile scale exec -T "$service" sh -c '[ -s /run/secrets/redis-password ] && REDISCLI_AUTH=$(cat /run/secrets/redis-password) && export REDISCLI_AUTH; exec redis-cli "$@"' sh "$@"
+  compose --profile scale exec -T -e CLI_USER="$user" "$service" sh -c '
+    secret=/run/secrets/redis-$CLI_USER-password
+    [ "$CLI_USER" != admin ] || secret=/run/secrets/redis-password
+    if [ -s "$secret" ]; then REDISCLI_AUTH=$(cat "$secret"); export REDISCLI_AUTH; set -- --user "$CLI_USER" "$@"; fi
+    if [ "${REDIS_TLS:-0}" = 1 ]; then set -- --tls --cacert /tls/ca.crt "$@"; fi
+    exec redis-cli "$@"' sh "$@"
 }
+cli_on() { cli_as admin "$@"; }
 cli() { cli_on redis-node-1 "$@"; }
 
 keep_original() {
@@ -272,6 +300,7 @@ up() {
   up_times+=("$elapsed $label")
   [ "$(exit_code cluster_initiator)" = 0 ] || fail "cluster_initiator exited $(exit_code cluster_initiator)"
   [ "$(exit_code session_secret)" = 0 ] || fail "session_secret exited $(exit_code session_secret)"
+  [ "$TLS" != 1 ] || [ "$(exit_code redis-tls-certs)" = 0 ] || fail "redis-tls-certs exited $(exit_code redis-tls-certs)"
   [[ $(compose ps -a --services) != *app-dev* ]] || fail "docker compose up leaves the dev profile's app-dev alone"
   pass "docker compose up --wait ($label) in ${elapsed}s: every service healthy, the one-shots exited 0"
   if [ "${2:-}" = --breakdown ]; then
@@ -309,6 +338,46 @@ check_node_users() {
     [ "$uid" != 0 ] || fail "$name in $service runs as root"
   done
   pass "redis-server runs as uid $uid, not root, in all six nodes ($name)"
+}
+
+# refused ANSWER WHAT : ANSWER is an ACL refusal; fails the run with WHAT otherwise.
+refused() { [[ $1 == *NOPERM* ]] || fail "$2 is refused with NOPERM (got: $1)"; }
+
+# With passwords, every client is a user of redis/users.acl with no more than
+# it needs, and no password is on any process's command line.
+check_users() {
+  local answer password
+  answer=$(cli_as none redis-node-1 ping 2>&1 | tr -d '\r')
+  [[ $answer == *NOAUTH* ]] || fail "the default user is off: PING without a user is refused (got: $answer)"
+  [ "$(cli_as app redis-node-1 ping | tr -d '\r')" = PONG ] || fail "app signs in"
+  refused "$(cli_as app redis-node-1 flushall 2>&1)" "FLUSHALL as app"
+  refused "$(cli_as app redis-node-1 config set maxmemory 1 2>&1)" "CONFIG SET as app"
+  refused "$(cli_as app redis-node-1 keys '*' 2>&1)" "KEYS as app"
+  [ "$(cli_as commander redis-node-1 dbsize | tr -d '\r')" -ge 0 ] 2>/dev/null || fail "commander reads"
+  refused "$(cli_as commander redis-node-1 set e2e:commander x 2>&1)" "SET as commander"
+  refused "$(cli_as commander redis-node-1 del e2e:first 2>&1)" "DEL as commander"
+  for password in "$REDIS_PASSWORD_FILE" "$REDIS_APP_PASSWORD_FILE" "$REDIS_COMMANDER_PASSWORD_FILE"; do
+    if docker ps -q --filter "label=com.docker.compose.project=$PROJECT" |
+      xargs docker inspect --format '{{.Path}} {{join .Args " "}}' | grep -qF "$(cat "$password")"; then
+      fail "no container's command line holds a password"
+    fi
+    if compose exec -T redis-commander sh -c 'cat /proc/[0-9]*/cmdline' 2>/dev/null | tr '\0' ' ' | grep -qF "$(cat "$password")"; then
+      fail "no process in redis-commander has a password on its command line"
+    fi
+  done
+  pass "users: default off, app refused FLUSHALL/CONFIG SET/KEYS, commander reads and is refused writes; no password on a command line"
+}
+
+# With TLS, the nodes answer TLS only, and the cluster gossips over it.
+check_tls() {
+  local answer
+  answer=$(compose exec -T redis-node-2 sh -c 'redis-cli -h redis-node-1 -p 6379 ping' 2>&1 | tr -d '\r')
+  [[ $answer != *PONG* && $answer != *NOAUTH* ]] || fail "a plain-text client gets no answer from a TLS node (got: $answer)"
+  answer=$(cli info server | tr -d '\r')
+  [[ $answer == *'tcp_port:0'* ]] || fail "the nodes have no plain-text port (INFO server: $(grep tcp_port <<<"$answer"))"
+  [ "$(cli config get tls-cluster | tr -d '\r' | tail -n 1)" = yes ] || fail "tls-cluster yes"
+  [ "$(cli config get tls-replication | tr -d '\r' | tail -n 1)" = yes ] || fail "tls-replication yes"
+  pass "TLS: a plain-text client is refused, no plain port, cluster bus and replication over TLS"
 }
 
 # check_cluster SHARDS : 2 x SHARDS nodes running, each master owning slots
@@ -461,6 +530,13 @@ fi
 docker build "${build_options[@]}" -t redis-cluster-starter-app:latest . >"$run_dir/build.log" 2>&1 ||
   { cat "$run_dir/build.log"; fail "build the app image"; }
 pass "app image built from this repository's Dockerfile"
+if [ "$TLS" = 1 ]; then
+  # What `up` would build; built here so that `up` is timed with the images present.
+  docker build "${build_options[@]}" --build-arg REDIS_IMAGE="$(compose config --images redis-node-1)" \
+    -t "$(compose config --images redis-tls-certs)" -f redis/certs.Dockerfile redis >"$run_dir/build.log" 2>&1 ||
+    { cat "$run_dir/build.log"; fail "build the certificate maker's image"; }
+  pass "the certificate maker's image built from redis/certs.Dockerfile"
+fi
 
 step "first up (new volumes)"
 # Left over from a run of this script that was killed: its own project only.
@@ -474,6 +550,8 @@ up "cold, new volumes" --breakdown
 check_server
 check_node_users
 check_cluster
+[ "$USERS" != 1 ] || check_users
+[ "$TLS" != 1 ] || check_tls
 save e2e:first "saved through the form" || fail "save through the app form"
 found_value e2e:first "saved through the form" || fail "find the saved key through the app"
 pass "app at $APP saves and finds a key"
@@ -504,8 +582,15 @@ pass "the session secret (64 characters, node, 600) was made once and kept; a se
 step "the app on the host, through the published node ports and REDIS_NAT_MAP"
 nat_map=
 for i in 1 2 3 4 5 6; do nat_map="$nat_map,$SUBNET_PREFIX.1$i:6379=127.0.0.1:638$i"; done
-PORT=4100 NODE_ENV=production SESSION_SECRET=$(head -c 48 /dev/urandom | base64 -w 0) \
-  REDIS_CLUSTER_URLS=127.0.0.1:6381,127.0.0.1:6382 REDIS_NAT_MAP=${nat_map#,} \
+host_env=()
+[ "$USERS" != 1 ] || host_env+=(REDIS_USERNAME=app REDIS_PASSWORD_FILE="$REDIS_APP_PASSWORD_FILE")
+if [ "$TLS" = 1 ]; then
+  # The documented way for a client on the host to get the development CA.
+  compose cp redis-tls-certs:/tls/ca.crt "$run_dir/ca.crt" >/dev/null 2>&1 || fail "docker compose cp redis-tls-certs:/tls/ca.crt"
+  host_env+=(REDIS_TLS=1 REDIS_TLS_CA_FILE="$run_dir/ca.crt")
+fi
+env "${host_env[@]}" PORT=4100 NODE_ENV=production SESSION_SECRET="$(head -c 48 /dev/urandom | base64 -w 0)" \
+  REDIS_CLUSTER_URLS=127.0.0.1:6381,127.0.0.1:6382 REDIS_NAT_MAP="${nat_map#,}" \
   node dist/server.js >"$run_dir/host-app.log" 2>&1 &
 host_app_pid=$!
 wait_for_quietly 20 curl -fsS --max-time 2 http://127.0.0.1:4100/healthz ||
@@ -517,7 +602,7 @@ fi
 found_value e2e:host "from the host" || fail "the compose app sees the key the host app saved"
 stop_pid "$host_app_pid"
 host_app_pid=
-pass "an app on the host reaches every node through 127.0.0.1:6381-6386 and REDIS_NAT_MAP"
+pass "an app on the host reaches every node through 127.0.0.1:6381-6386 and REDIS_NAT_MAP$([ "$TLS" != 1 ] || echo ", over TLS with the copied CA")"
 
 if [ "$FULL" = 1 ]; then
   step "a second instance: docker compose --profile second-app up --wait"
@@ -546,7 +631,7 @@ if [ "$FULL" = 1 ]; then
   started_at=$SECONDS
   # The documented command. Not through compose(): $! must be timeout itself,
   # which hands a kill on to compose.
-  timeout 300 "${compose_bin[@]}" -p "$PROJECT" -f docker-compose.yml --profile dev watch \
+  timeout 300 "${compose_bin[@]}" -p "$PROJECT" "${compose_files[@]}" --profile dev watch \
     </dev/null >"$run_dir/watch.log" 2>&1 &
   watch_pid=$!
   if ! wait_for_quietly 180 curl -fsS --max-time 2 "$DEV_APP/healthz"; then
