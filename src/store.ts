@@ -41,6 +41,7 @@ export interface KeyValueStore {
   del(key: string): Promise<boolean>;
   /** One SCAN step on one master at a time; the cursor says which. */
   scan(options: { match: string; count: number; cursor: string }): Promise<ScanPage>;
+  /** Answers once the cluster is formed and reachable: every slot served, and PING answered. */
   ping(): Promise<void>;
 }
 
@@ -97,7 +98,25 @@ export async function withDeadline<T>(deadlineMs: number, work: (expired: () => 
   }
 }
 
-export type StoreClient = Pick<Cluster, 'defineCommand' | 'readWithTtl' | 'set' | 'del' | 'ping' | 'refreshSlotsCache'>;
+export type StoreClient = Pick<
+  Cluster,
+  'defineCommand' | 'readWithTtl' | 'set' | 'del' | 'ping' | 'refreshSlotsCache' | 'status' | 'slots'
+>;
+
+const HASH_SLOTS = 16384;
+
+/**
+ * Whether the client has seen the cluster formed. ioredis turns ready only
+ * once a node reports cluster_state:ok (its ready check), and its slot map
+ * then names a node for every slot. Until then, asking costs nothing: the
+ * app may start before the cluster is formed (compose starts both at once),
+ * and a command would wait in ioredis' offline queue until the deadline.
+ */
+function knowsTheFormedCluster(client: Pick<StoreClient, 'status' | 'slots'>): boolean {
+  if (client.status !== 'ready') return false;
+  for (let slot = 0; slot < HASH_SLOTS; slot++) if (!client.slots[slot]?.length) return false;
+  return true;
+}
 
 /**
  * ioredis follows MOVED, ASK and TRYAGAIN by itself, except in an
@@ -175,6 +194,7 @@ export function createRedisStore(client: StoreClient, masters: MasterConnections
         return { keys, cursor: index + 1 < nodes.length ? `${index + 1}:0` : '0' };
       }),
     ping: async () => {
+      if (!knowsTheFormedCluster(client)) throw new RedisUnavailableError('the cluster is not formed yet');
       await withDeadline(deadlineMs, () => client.ping());
     },
   };

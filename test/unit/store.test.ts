@@ -1,8 +1,13 @@
 import type { MasterConnections, StoreClient } from '../../src/store';
 import { BadCursorError, createRedisStore, RedisUnavailableError, WrongTypeError } from '../../src/store';
 
+/** Every slot served by one node, as ioredis lists it once the cluster is formed. */
+const everySlot = () => Array.from({ length: 16384 }, () => ['10.0.0.1:6379']);
+
 function clientThat(behaviour: () => Promise<unknown>, onRefresh: () => void = () => {}): StoreClient {
   return {
+    status: 'ready',
+    slots: everySlot(),
     defineCommand: () => {},
     readWithTtl: behaviour,
     set: behaviour,
@@ -157,5 +162,40 @@ describe('createRedisStore', () => {
       options(1000),
     );
     await expect(store.scan({ match: '*', count: 2, cursor })).rejects.toThrow(BadCursorError);
+  });
+});
+
+describe("the store's ping, which /healthz answers with", () => {
+  const pong = async () => 'PONG';
+
+  it('answers once the client is ready and every slot has a node', async () => {
+    const store = createRedisStore(clientThat(pong), noMasters, options(1000));
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  it('fails at once, without sending PING, while the client is not ready', async () => {
+    const ping = counted(pong);
+    const client = { ...clientThat(ping.run), status: 'connect' } as StoreClient;
+    const store = createRedisStore(client, noMasters, options(60_000));
+    await expect(store.ping()).rejects.toThrow(new RedisUnavailableError('the cluster is not formed yet'));
+    expect(ping.attempts).toBe(0);
+  });
+
+  it('fails while the slot map leaves a slot without a node', async () => {
+    const slots = everySlot();
+    slots[16383] = [];
+    const ping = counted(pong);
+    const store = createRedisStore({ ...clientThat(ping.run), slots }, noMasters, options(1000));
+    await expect(store.ping()).rejects.toBeInstanceOf(RedisUnavailableError);
+    expect(ping.attempts).toBe(0);
+  });
+
+  it('fails when the formed cluster does not answer PING', async () => {
+    const store = createRedisStore(
+      clientThat(async () => Promise.reject(new Error('CLUSTERDOWN'))),
+      noMasters,
+      options(1000),
+    );
+    await expect(store.ping()).rejects.toBeInstanceOf(RedisUnavailableError);
   });
 });
