@@ -115,6 +115,28 @@ all_nodes_ok() {
   done
 }
 
+# open_slots : what redis-cli --cluster check lists as open (importing or
+# migrating somewhere), empty if none.
+open_slots() {
+  redis_cli --cluster check "$first" 2>/dev/null | tr -d '\r' | sed -n 's/.*The following slots are open: *//p' | tr -d '.'
+}
+no_open_slot() { [ -z "$(open_slots)" ]; }
+
+# A node that loads keys of a slot it does not own (a move between nodes that
+# ended badly left them behind) opens that slot as importing when it starts,
+# and redis-cli --cluster check warns about it from then on. redis-cli's fix
+# gathers the slot's keys on one node, the one that holds most of them
+# (overwriting the other copy of a key held twice), makes it the slot's owner
+# and closes the slot.
+repair_open_slots() {
+  open=$(open_slots)
+  [ -n "$open" ] || return 0
+  log "open slot(s) $open: a node holds keys of a slot it does not own; repairing with redis-cli --cluster fix"
+  redis_cli --cluster fix "$first" --cluster-yes >/dev/null 2>&1 || log "--cluster fix exited non-zero; checking again"
+  poll "no open slot after --cluster fix" no_open_slot
+  log "repaired: no open slot"
+}
+
 [ -n "$REDIS_NODES" ] || usage
 first=${REDIS_NODES%% *}
 # shellcheck disable=SC2086 # count the list's words
@@ -140,4 +162,5 @@ else
 fi
 
 poll "every node to report cluster_state:ok and see $expected_replicas synced replicas" all_nodes_ok
+repair_open_slots
 log "cluster_state:ok on every node; $expected_replicas replicas in sync and known to every node"

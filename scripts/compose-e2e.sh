@@ -186,6 +186,7 @@ teardown() {
     if [ "$status" -ne 0 ]; then
       [ ! -s "$run_dir/watch.log" ] || tail -n 30 "$run_dir/watch.log"
       [ ! -s "$run_dir/load.err" ] || tail -n 30 "$run_dir/load.err"
+      [ ! -s "$run_dir/scale.log" ] || tail -n 40 "$run_dir/scale.log"
       compose "${every_profile[@]}" ps -a || true
       compose "${every_profile[@]}" logs --no-color --tail 30 || true
     fi
@@ -261,6 +262,9 @@ found_value() {
   page=$(curl -fsS --max-time 10 -d "key=$1" "$APP/search") || return 1
   [[ $page == *'data-result="found"'* && $page == *"$2"* ]]
 }
+# The image compose runs the nodes on. `config --images SERVICE` also lists the
+# images of the services it depends on (with TLS, the certificate maker's).
+node_image() { compose config --images redis-node-1 | grep -v '^redis-cluster-starter-'; }
 exit_code() { docker inspect --format '{{.State.ExitCode}}' "$(compose "${every_profile[@]}" ps -a -q "$1")"; }
 # A service's health; fails (no .State.Health) if it has no healthcheck.
 health() { docker inspect --format '{{.State.Health.Status}}' "$(compose "${every_profile[@]}" ps -q "$1")" 2>&1; }
@@ -318,7 +322,7 @@ up() {
 # and the servers are what it says: only Valkey reports valkey_version.
 check_server() {
   local image service used server
-  image=$(compose config --images redis-node-1)
+  image=$(node_image)
   for service in redis-node-1 redis-node-2 redis-node-3 redis-node-4 redis-node-5 redis-node-6 cluster_initiator; do
     used=$(docker inspect --format '{{.Config.Image}}' "$(compose ps -a -q "$service")")
     [ "$used" = "$image" ] || fail "$service runs $image (saw $used)"
@@ -376,10 +380,11 @@ check_users() {
 # With TLS, the nodes answer TLS only, and the cluster gossips over it.
 check_tls() {
   local answer
-  answer=$(compose exec -T redis-node-2 sh -c 'redis-cli -h redis-node-1 -p 6379 ping' 2>&1 | tr -d '\r')
-  [[ $answer != *PONG* && $answer != *NOAUTH* ]] || fail "a plain-text client gets no answer from a TLS node (got: $answer)"
-  answer=$(cli info server | tr -d '\r')
-  [[ $answer == *'tcp_port:0'* ]] || fail "the nodes have no plain-text port (INFO server: $(grep tcp_port <<<"$answer"))"
+  # redis-cli fails here, as it should: its answer (an error) is what is checked.
+  answer=$(compose exec -T redis-node-2 redis-cli -h redis-node-1 -p 6379 ping 2>&1 | tr -d '\r' || true)
+  # redis-cli says "Error: Connection reset by peer" (or "Server closed the connection").
+  [[ $answer == *Error:* && $answer != *PONG* ]] || fail "a plain-text client gets no answer from a TLS node (got: $answer)"
+  [ "$(cli config get port | tr -d '\r' | tail -n 1)" = 0 ] || fail "the nodes have no plain-text port (port 0)"
   [ "$(cli config get tls-cluster | tr -d '\r' | tail -n 1)" = yes ] || fail "tls-cluster yes"
   [ "$(cli config get tls-replication | tr -d '\r' | tail -n 1)" = yes ] || fail "tls-replication yes"
   pass "TLS: a plain-text client is refused, no plain port, cluster bus and replication over TLS"
@@ -392,7 +397,12 @@ check_cluster() {
   running=$(compose --profile scale ps --status running --services)
   running=$(grep -c '^redis-node-' <<<"$running" || true)
   [ "$running" = $((shards * 2)) ] || fail "$((shards * 2)) redis nodes running (saw $running)"
-  cli --cluster check 127.0.0.1:6379 >"$run_dir/check.txt" || { cat "$run_dir/check.txt"; fail "redis-cli --cluster check"; }
+  if ! cli --cluster check 127.0.0.1:6379 >"$run_dir/check.txt"; then
+    cat "$run_dir/check.txt"
+    # A node that finds keys of a slot it does not own when it loads its data says so, and opens the slot.
+    compose --profile scale logs --no-color | grep -E 'I have keys|importing|migrating' | tail -n 20 || true
+    fail "redis-cli --cluster check"
+  fi
   grep -q 'All 16384 slots covered' "$run_dir/check.txt" || fail "all 16384 slots covered"
   cli cluster nodes >"$run_dir/nodes.txt"
   masters=$(awk '$3 ~ /master/ && $3 !~ /fail/' "$run_dir/nodes.txt" | wc -l)
@@ -537,7 +547,7 @@ docker build "${build_options[@]}" -t redis-cluster-starter-app:latest . >"$run_
 pass "app image built from this repository's Dockerfile"
 if [ "$TLS" = 1 ]; then
   # What `up` would build; built here so that `up` is timed with the images present.
-  docker build "${build_options[@]}" --build-arg REDIS_IMAGE="$(compose config --images redis-node-1)" \
+  docker build "${build_options[@]}" --build-arg REDIS_IMAGE="$(node_image)" \
     -t "$(compose config --images redis-tls-certs)" -f redis/certs.Dockerfile redis >"$run_dir/build.log" 2>&1 ||
     { cat "$run_dir/build.log"; fail "build the certificate maker's image"; }
   pass "the certificate maker's image built from redis/certs.Dockerfile"

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { connectCluster, connectNode } from '../support/cluster-client';
+import calculateSlot from 'cluster-key-slot';
+import { connectCluster, connectNode, nodesForKey } from '../support/cluster-client';
 import { SHARED_CLUSTER } from '../support/native-cluster';
 
 const INIT = path.join(__dirname, '..', '..', 'redis', 'cluster-init.sh');
@@ -29,6 +30,46 @@ describe('redis/cluster-init.sh', () => {
       expect(await client.get(key)).toBe('still here');
     } finally {
       await Promise.all([client.quit(), first.quit()]);
+    }
+  });
+
+  it('repairs a slot a node opened for keys of a slot it does not own: one node keeps them, the slot is closed', async () => {
+    const client = await connectCluster(SHARED_CLUSTER);
+    const key = `initiator:orphan:${Date.now()}`;
+    const slot = calculateSlot(key);
+    const { master } = await nodesForKey(client, key);
+    const masters = String(await client.cluster('NODES'))
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '))
+      .filter(([, , flags]) => flags!.includes('master'));
+    const ownerId = masters.find(([, address]) => address!.includes(`:${master}@`))![0]!;
+    const otherPort = Number(/:(\d+)@/.exec(masters.find(([id]) => id !== ownerId)![1]!)![1]);
+    const other = connectNode(otherPort);
+    try {
+      // What a node does when it loads keys of a slot it does not own: it opens the slot as importing.
+      await other.cluster('SETSLOT', slot, 'IMPORTING', ownerId);
+      await other.pipeline().call('ASKING').set(key, 'left behind').exec();
+
+      const result = runInitiator({ REDIS_NODES: nodeList });
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain(`open slot(s) ${slot}: a node holds keys of a slot it does not own`);
+      expect(result.stdout).toContain('repaired: no open slot');
+      // redis-cli gives the slot to whichever node holds most of its keys: here the one that held the key.
+      const holders = await Promise.all(
+        masters.map(async ([, address]) => {
+          const node = connectNode(Number(/:(\d+)@/.exec(address!)![1]));
+          try {
+            return Number(await node.cluster('COUNTKEYSINSLOT', slot));
+          } finally {
+            await node.quit();
+          }
+        }),
+      );
+      expect(holders.reduce((sum, n) => sum + n, 0)).toBe(1);
+      expect(await client.get(key)).toBe('left behind');
+    } finally {
+      await Promise.all([client.quit(), other.quit()]);
     }
   });
 
