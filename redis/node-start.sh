@@ -32,11 +32,14 @@ REDIS_SERVER=${REDIS_SERVER:-redis-server}
 
 fail() { printf 'node-start: %s\n' "$*" >&2; exit 2; }
 
-# secret value file : the value if set, else the file's content if readable.
+# secret value file : the value if set, else the file's content. A file that
+# is there but cannot be read is an error, not "no password": that would start
+# the node with Redis's default user open.
 secret() {
   if [ -n "$1" ]; then
     printf '%s' "$1"
-  elif [ -r "$2" ]; then
+  elif [ -e "$2" ]; then
+    [ -r "$2" ] || fail "cannot read $2 as uid $(id -u); compose mounts a file secret with its mode on the host, so make it readable (chmod 644)"
     cat "$2"
   fi
 }
@@ -91,6 +94,15 @@ if [ "$REDIS_TLS" = 1 ]; then
     --tls-ca-cert-file "$REDIS_TLS_DIR/ca.crt" --tls-auth-clients no \
     --tls-replication yes --tls-cluster yes "$@"
 fi
+
+# The app drops a trailing \r\n from its password file, this script only the
+# \n: a file saved with Windows line endings would hash to another password.
+cr=$(printf '\r')
+for value in "$password" "$app_password" "$commander_password"; do
+  case $value in
+    *"$cr"*) fail "a password holds a carriage return (a file saved with Windows line endings?); remove it" ;;
+  esac
+done
 
 if [ -z "$password" ]; then
   exec "$REDIS_SERVER" "$REDIS_CONF" "$@"

@@ -97,6 +97,14 @@ describe('redis/node-start.sh', () => {
     expect(output).not.toContain('pid=');
   });
 
+  it('refuses a password file saved with Windows line endings, which would hash to another password', async () => {
+    const file = path.join(dir, 'crlf-password');
+    writeFileSync(file, 'app battery\r\n');
+    const { output } = await start({ ...PASSWORDS, REDIS_APP_PASSWORD: '', REDIS_APP_PASSWORD_FILE: file });
+    expect(output).toContain('carriage return');
+    expect(output).not.toContain('pid=');
+  });
+
   it("listens on TLS only with REDIS_TLS=1, and a caller's port options come after, so they win", async () => {
     const { output } = await start({ REDIS_TLS: '1', REDIS_TLS_DIR: tlsDir }, ['--port', '0', '--tls-port', '7000']);
     const args = /^args=(.*)$/m.exec(output)?.[1] ?? '';
