@@ -120,20 +120,29 @@ all_nodes_ok() {
 open_slots() {
   redis_cli --cluster check "$first" 2>/dev/null | tr -d '\r' | sed -n 's/.*The following slots are open: *//p' | tr -d '.'
 }
-no_open_slot() { [ -z "$(open_slots)" ]; }
 
 # A node that loads keys of a slot it does not own (a move between nodes that
 # ended badly left them behind) opens that slot as importing when it starts,
 # and redis-cli --cluster check warns about it from then on. redis-cli's fix
-# gathers the slot's keys on one node, the one that holds most of them
-# (overwriting the other copy of a key held twice), makes it the slot's owner
-# and closes the slot.
+# gathers the slot's keys on one node, the one that holds most of them, makes
+# it the slot's owner and closes the slot. A key held on both nodes it leaves
+# alone: it would compare the copies with DEBUG DIGEST-VALUE, which the nodes
+# refuse (enable-debug-command no). Then the slot stays open, which clients do
+# not notice (only a node that migrates a slot redirects them), but a
+# rebalance refuses to run: the warning says which copy to delete.
 repair_open_slots() {
   open=$(open_slots)
   [ -n "$open" ] || return 0
   log "open slot(s) $open: a node holds keys of a slot it does not own; repairing with redis-cli --cluster fix"
-  redis_cli --cluster fix "$first" --cluster-yes >/dev/null 2>&1 || log "--cluster fix exited non-zero; checking again"
-  poll "no open slot after --cluster fix" no_open_slot
+  esc=$(printf '\033')
+  redis_cli --cluster fix "$first" --cluster-yes 2>&1 | sed "s/$esc\[[0-9;]*m//g; s/^/  fix: /" || true
+  open=$(open_slots)
+  if [ -n "$open" ]; then
+    log "warning: slot(s) $open still open: keys held twice, which redis-cli would not overwrite (see its output above)." \
+      "The cluster serves them from their owner. Delete the stale copies on the node that has the slot importing" \
+      "(CLUSTER GETKEYSINSLOT there, ASKING + DEL), then CLUSTER SETSLOT <slot> STABLE on it"
+    return 0
+  fi
   log "repaired: no open slot"
 }
 

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import calculateSlot from 'cluster-key-slot';
+import type { Cluster, Redis } from 'ioredis';
 import { connectCluster, connectNode, nodesForKey } from '../support/cluster-client';
-import { SHARED_CLUSTER } from '../support/native-cluster';
+import { SHARED_CLUSTER, runClusterScript, startFresh, testCluster } from '../support/native-cluster';
 
 const INIT = path.join(__dirname, '..', '..', 'redis', 'cluster-init.sh');
 
@@ -33,46 +34,6 @@ describe('redis/cluster-init.sh', () => {
     }
   });
 
-  it('repairs a slot a node opened for keys of a slot it does not own: one node keeps them, the slot is closed', async () => {
-    const client = await connectCluster(SHARED_CLUSTER);
-    const key = `initiator:orphan:${Date.now()}`;
-    const slot = calculateSlot(key);
-    const { master } = await nodesForKey(client, key);
-    const masters = String(await client.cluster('NODES'))
-      .trim()
-      .split('\n')
-      .map((line) => line.split(' '))
-      .filter(([, , flags]) => flags!.includes('master'));
-    const ownerId = masters.find(([, address]) => address!.includes(`:${master}@`))![0]!;
-    const otherPort = Number(/:(\d+)@/.exec(masters.find(([id]) => id !== ownerId)![1]!)![1]);
-    const other = connectNode(otherPort);
-    try {
-      // What a node does when it loads keys of a slot it does not own: it opens the slot as importing.
-      await other.cluster('SETSLOT', slot, 'IMPORTING', ownerId);
-      await other.pipeline().call('ASKING').set(key, 'left behind').exec();
-
-      const result = runInitiator({ REDIS_NODES: nodeList });
-      expect(result.status).toBe(0);
-      expect(result.stdout).toContain(`open slot(s) ${slot}: a node holds keys of a slot it does not own`);
-      expect(result.stdout).toContain('repaired: no open slot');
-      // redis-cli gives the slot to whichever node holds most of its keys: here the one that held the key.
-      const holders = await Promise.all(
-        masters.map(async ([, address]) => {
-          const node = connectNode(Number(/:(\d+)@/.exec(address!)![1]));
-          try {
-            return Number(await node.cluster('COUNTKEYSINSLOT', slot));
-          } finally {
-            await node.quit();
-          }
-        }),
-      );
-      expect(holders.reduce((sum, n) => sum + n, 0)).toBe(1);
-      expect(await client.get(key)).toBe('left behind');
-    } finally {
-      await Promise.all([client.quit(), other.quit()]);
-    }
-  });
-
   it('fails with a clear message when a node never answers', () => {
     // Port 1 on loopback: nothing listens there.
     const result = runInitiator({ REDIS_NODES: '127.0.0.1:1', CLUSTER_INIT_TIMEOUT: '1' });
@@ -84,5 +45,88 @@ describe('redis/cluster-init.sh', () => {
     const result = runInitiator({ REDIS_NODES: '' });
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('usage:');
+  });
+});
+
+// A cluster of its own: the repair hands a slot to another master.
+describe('redis/cluster-init.sh on a cluster with keys left behind', () => {
+  const orphans = testCluster(8000);
+  const initOrphans = () => runInitiator({ REDIS_NODES: orphans.nodes.map((n) => `${n.host}:${n.port}`).join(' ') });
+  let client: Cluster;
+  beforeAll(async () => {
+    startFresh(orphans);
+    client = await connectCluster(orphans);
+  });
+  afterAll(async () => {
+    await client.quit();
+    runClusterScript(orphans, 'clean', 30_000);
+  });
+
+  /**
+   * Leaves `key` behind on a master that does not own its slot, as a node
+   * does when it loads keys of a slot it no longer owns: the slot opens as
+   * importing there. Returns that master's port and a connection to it.
+   */
+  async function leaveBehind(key: string, value: string) {
+    const slot = calculateSlot(key);
+    const { master } = await nodesForKey(client, key);
+    const masters = String(await client.cluster('NODES'))
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '))
+      .filter(([, , flags]) => flags!.includes('master'));
+    const port = (address: string) => Number(/:(\d+)@/.exec(address)![1]);
+    const ownerId = masters.find(([, address]) => port(address!) === master)![0]!;
+    const otherPort = port(masters.find(([id]) => id !== ownerId)![1]!);
+    const other = connectNode(otherPort);
+    await other.cluster('SETSLOT', slot, 'IMPORTING', ownerId);
+    await other.pipeline().call('ASKING').set(key, value).exec();
+    return { slot, owner: master, otherPort, other, masterPorts: masters.map(([, address]) => port(address!)) };
+  }
+
+  /** The key's value on one node, whether or not it serves the slot. */
+  const valueOn = async (node: Redis, key: string) => (await node.pipeline().call('ASKING').get(key).exec())![1]![1];
+
+  it('repairs a slot a node opened for keys of a slot it does not own: one node keeps them, the slot is closed', async () => {
+    const key = `initiator:orphan:${Date.now()}`;
+    const { slot, otherPort, other, masterPorts } = await leaveBehind(key, 'left behind');
+    try {
+      const result = initOrphans();
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain(`open slot(s) ${slot}: a node holds keys of a slot it does not own`);
+      expect(result.stdout).toContain('repaired: no open slot');
+      // redis-cli gives the slot to whichever node holds most of its keys: here the one that held the key.
+      const counts = await Promise.all(
+        masterPorts.map(async (p) => {
+          const node = connectNode(p);
+          try {
+            return Number(await node.cluster('COUNTKEYSINSLOT', slot));
+          } finally {
+            await node.quit();
+          }
+        }),
+      );
+      expect(counts.reduce((sum, n) => sum + n, 0)).toBe(1);
+      expect((await nodesForKey(client, key)).master).toBe(otherPort);
+      expect(await client.get(key)).toBe('left behind');
+    } finally {
+      await other.quit();
+    }
+  });
+
+  it('overwrites nothing and says what to do when the owner also has the key left behind', async () => {
+    const key = `initiator:twice:${Date.now()}`;
+    await client.set(key, 'current');
+    const { slot, owner, other } = await leaveBehind(key, 'stale');
+    const ownerNode = connectNode(owner);
+    try {
+      const result = initOrphans();
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain(`warning: slot(s) ${slot} still open: keys held twice`);
+      expect(await client.get(key)).toBe('current');
+      expect([await valueOn(ownerNode, key), await valueOn(other, key)]).toEqual(['current', 'stale']);
+    } finally {
+      await Promise.all([ownerNode.quit(), other.quit()]);
+    }
   });
 });
