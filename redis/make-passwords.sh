@@ -1,10 +1,11 @@
 #!/bin/sh
 # Makes a password for each user of redis/users.acl (admin, app, commander)
-# in SECRETS_DIR, one file each, and says how to start compose with them. Keeps files that exist: a cluster keeps the
-# passwords it was started with until its nodes restart.
+# in SECRETS_DIR, one file each, and says how to start compose with them.
+# Keeps files that exist: a cluster keeps the passwords it was started with
+# until its nodes restart.
 #
-# Hex from /dev/urandom: no quote, backslash or space, which node-start.sh
-# refuses or Redis Commander's entrypoint would half-print.
+# Hex from /dev/urandom: no quote, backslash or carriage return, which
+# node-start.sh refuses, and nothing a shell or a config file would mangle.
 set -eu
 
 SECRETS_DIR=${SECRETS_DIR:-./secrets}
@@ -29,6 +30,7 @@ for user in admin app commander; do
     log "made $file"
   fi
 done
-log "start compose with users on:"
-printf '  REDIS_PASSWORD_FILE=%s REDIS_APP_PASSWORD_FILE=%s REDIS_COMMANDER_PASSWORD_FILE=%s docker compose up --wait\n' \
+log "every docker compose command for this stack needs these (without them compose starts the nodes with users off):"
+printf '  export REDIS_PASSWORD_FILE=%s REDIS_APP_PASSWORD_FILE=%s REDIS_COMMANDER_PASSWORD_FILE=%s\n' \
   "$SECRETS_DIR/redis-admin-password" "$SECRETS_DIR/redis-app-password" "$SECRETS_DIR/redis-commander-password"
+log "then: docker compose up --wait"

@@ -31,6 +31,8 @@ interface Move {
 async function main(): Promise<void> {
   const env = {
     LOG_LEVEL: 'silent',
+    // REDIS_PASSWORD is the admin password here, as for the cluster scripts this demo runs.
+    ...(process.env.REDIS_PASSWORD ? { REDIS_USERNAME: 'admin' } : {}),
     REDIS_CLUSTER_URLS: [0, 1, 2].map((i) => `127.0.0.1:${BASE_PORT + i}`).join(','),
     ...process.env,
   };
