@@ -115,35 +115,43 @@ all_nodes_ok() {
   done
 }
 
-# open_slots : what redis-cli --cluster check lists as open (importing or
-# migrating somewhere), empty if none.
-open_slots() {
-  redis_cli --cluster check "$first" 2>/dev/null | tr -d '\r' | sed -n 's/.*The following slots are open: *//p' | tr -d '.'
+# delete_keys_in_slot node slot : deletes the node's keys of a slot it serves
+# only to ASKING clients (importing), a hundred at a time.
+delete_keys_in_slot() {
+  while [ "$(cli "$1" cluster countkeysinslot "$2")" -gt 0 ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "timed out deleting the keys of slot $2 on $1"
+    # Each key spelled in \xHH escapes, which redis-cli reads from stdin
+    # whatever quotes, spaces or backslashes the key holds.
+    cli "$1" cluster getkeysinslot "$2" 100 | while IFS= read -r key; do
+      printf 'ASKING\nDEL "%s"\n' "$(printf '%s' "$key" | od -An -tx1 | tr -d ' \n' | sed 's/../\\x&/g')"
+    done | cli "$1" >/dev/null
+  done
 }
 
 # A node that loads keys of a slot it does not own (a move between nodes that
-# ended badly left them behind) opens that slot as importing when it starts,
-# and redis-cli --cluster check warns about it from then on. redis-cli's fix
-# gathers the slot's keys on one node, the one that holds most of them, makes
-# it the slot's owner and closes the slot. A key held on both nodes it leaves
-# alone: it would compare the copies with DEBUG DIGEST-VALUE, which the nodes
-# refuse (enable-debug-command no). Then the slot stays open, which clients do
-# not notice (only a node that migrates a slot redirects them), but a
-# rebalance refuses to run: the warning says which copy to delete.
-repair_open_slots() {
-  open=$(open_slots)
-  [ -n "$open" ] || return 0
-  log "open slot(s) $open: a node holds keys of a slot it does not own; repairing with redis-cli --cluster fix"
-  esc=$(printf '\033')
-  redis_cli --cluster fix "$first" --cluster-yes 2>&1 | sed "s/$esc\[[0-9;]*m//g; s/^/  fix: /" || true
-  open=$(open_slots)
-  if [ -n "$open" ]; then
-    log "warning: slot(s) $open still open: keys held twice, which redis-cli would not overwrite (see its output above)." \
-      "The cluster serves them from their owner. Delete the stale copies on the node that has the slot importing" \
-      "(CLUSTER GETKEYSINSLOT there, ASKING + DEL), then CLUSTER SETSLOT <slot> STABLE on it"
-    return 0
-  fi
-  log "repaired: no open slot"
+# ended badly left them behind) keeps them and opens the slot as importing
+# when it starts; redis-cli --cluster check warns about it from then on, and
+# a rebalance refuses to run. Clients never see those keys: the owner serves
+# the slot. So, as Valkey does when it loads such keys (valkey-io/valkey #539),
+# they are deleted and the slot closed. redis-cli's fix is no help here: it
+# would hand the slot to whichever node holds more of its keys, stale ones
+# included. A slot the owner is migrating is a move in progress, left alone.
+drop_keys_left_behind() {
+  masters=$(cli "$first" cluster nodes | awk '$3 ~ /master/ && $3 !~ /fail/ { split($2, a, "@"); print $1 "=" a[1] }')
+  for entry in $masters; do
+    node=${entry#*=}
+    for open in $(cli "$node" cluster nodes | awk '$3 ~ /myself/ { for (i = 9; i <= NF; i++) if ($i ~ /-<-/) print substr($i, 2, length($i) - 2) }'); do
+      slot=${open%%-<-*}
+      owner=$(printf '%s\n' "$masters" | sed -n "s/^${open##*-<-}=//p")
+      if [ -n "$owner" ] && cli "$owner" cluster nodes | grep myself | grep -qF "[$slot->-"; then
+        log "slot $slot is moving from $owner to $node; leaving it to the move (or redis-cli --cluster fix)"
+        continue
+      fi
+      log "$node holds $(cli "$node" cluster countkeysinslot "$slot") key(s) of slot $slot, which ${owner:-another node} owns, from before it restarted; deleting them there (clients are served the owner's) and closing the slot"
+      delete_keys_in_slot "$node" "$slot"
+      cli "$node" cluster setslot "$slot" stable >/dev/null
+    done
+  done
 }
 
 [ -n "$REDIS_NODES" ] || usage
@@ -171,5 +179,5 @@ else
 fi
 
 poll "every node to report cluster_state:ok and see $expected_replicas synced replicas" all_nodes_ok
-repair_open_slots
+drop_keys_left_behind
 log "cluster_state:ok on every node; $expected_replicas replicas in sync and known to every node"
