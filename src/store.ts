@@ -194,7 +194,14 @@ export function createRedisStore(client: StoreClient, masters: MasterConnections
         return { keys, cursor: index + 1 < nodes.length ? `${index + 1}:0` : '0' };
       }),
     ping: async () => {
-      if (!knowsTheFormedCluster(client)) throw new RedisUnavailableError('the cluster is not formed yet');
+      if (!knowsTheFormedCluster(client)) {
+        // ioredis reads the slot map again only when a command is redirected
+        // or fails (it has no refresh timer by default), and this sends none:
+        // a map read from a node that had not yet heard of every master, while
+        // the cluster formed, would stay partial, and /healthz 503, for ever.
+        if (client.status === 'ready') client.refreshSlotsCache();
+        throw new RedisUnavailableError('the cluster is not formed yet');
+      }
       await withDeadline(deadlineMs, () => client.ping());
     },
   };

@@ -181,13 +181,15 @@ describe("the store's ping, which /healthz answers with", () => {
     expect(ping.attempts).toBe(0);
   });
 
-  it('fails while the slot map leaves a slot without a node', async () => {
+  it('fails while the slot map leaves a slot without a node, and has the map read again', async () => {
     const slots = everySlot();
     slots[16383] = [];
     const ping = counted(pong);
-    const store = createRedisStore({ ...clientThat(ping.run), slots }, noMasters, options(1000));
+    let refreshes = 0;
+    const store = createRedisStore({ ...clientThat(ping.run, () => (refreshes += 1)), slots }, noMasters, options(1000));
     await expect(store.ping()).rejects.toBeInstanceOf(RedisUnavailableError);
     expect(ping.attempts).toBe(0);
+    expect(refreshes).toBe(1);
   });
 
   it('fails when the formed cluster does not answer PING', async () => {
