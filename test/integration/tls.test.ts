@@ -1,12 +1,13 @@
 import net from 'node:net';
 import path from 'node:path';
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import request from 'supertest';
 import { createApp } from '../../src/app';
-import { clusterOptions, connectionOptions, createRedisServices, retryPlan } from '../../src/redis';
+import { connectionOptions, createRedisServices, retryPlan } from '../../src/redis';
 import { failures } from '../../scripts/lib/load';
 import { clusterCheck } from '../../scripts/lib/shards';
 import { describeKill, killMasterUnderLoad } from '../support/master-kill';
+import { connectAs } from '../support/cluster-client';
 import { clusterBody, keyBody } from '../support/http';
 import { silentLogger, testConfig } from '../support/fakes';
 import { runClusterScript, startFresh, testCluster } from '../support/native-cluster';
@@ -28,16 +29,6 @@ const appConfig = () =>
     REDIS_TLS: '1',
     REDIS_TLS_CA_FILE: caFile,
   });
-
-async function connect(config = appConfig()): Promise<Cluster> {
-  const client = new Cluster(config.redis.nodes, clusterOptions(config.redis));
-  client.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', resolve);
-    client.once('end', () => reject(new Error('cluster client ended before it was ready')));
-  });
-  return client;
-}
 
 /** What a node answers a plain-text PING with, if anything, before it closes the connection. */
 function plainTextPing(port: number): Promise<string> {
@@ -83,7 +74,7 @@ describe('a cluster started with REDIS_TLS=1', () => {
 
   it('serves the app over TLS, checking every node certificate, replicas included', async () => {
     const config = appConfig();
-    const client = await connect(config);
+    const client = await connectAs(config.redis);
     try {
       const app = createApp({ ...createRedisServices(client, config.redis), logger: silentLogger, config });
       await request(app).put('/api/keys/encrypted').send({ value: 'yes' }).expect(200);
@@ -103,7 +94,7 @@ describe('a cluster started with REDIS_TLS=1', () => {
 
   it('costs no failed request when a master is killed under load', async () => {
     const config = appConfig();
-    const client = await connect(config);
+    const client = await connectAs(config.redis);
     const probe = new Redis({
       host: '127.0.0.1',
       port: cluster.basePort + 1,

@@ -1,12 +1,17 @@
 import { Cluster, Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
-import { loadConfig } from '../../src/config';
+import { loadConfig, type RedisConfig } from '../../src/config';
 import { clusterOptions } from '../../src/redis';
 import type { NativeCluster } from './native-cluster';
 
 /** A Cluster client configured exactly as the app configures its own. */
 export async function connectCluster(cluster: NativeCluster, startupNodes = cluster.nodes.slice(0, 3)): Promise<Cluster> {
-  const client = new Cluster(startupNodes, clusterOptions(loadConfig({ ...cluster.env }).redis));
+  return connectAs({ ...loadConfig({ ...cluster.env }).redis, nodes: startupNodes });
+}
+
+/** A Cluster client with the app's options for this configuration (user, TLS...), once it is ready. */
+export async function connectAs(config: RedisConfig): Promise<Cluster> {
+  const client = new Cluster(config.nodes, clusterOptions(config));
   client.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     client.once('ready', resolve);
