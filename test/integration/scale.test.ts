@@ -86,6 +86,10 @@ describe('a shard added and then removed under steady load', () => {
       expect(Object.keys(result.statuses)).toEqual(['200']);
       expect(result.requests).toBeGreaterThan(100);
       const written = [...result.acknowledged.keys()];
+      // This client's slot map may predate the last moves, and in an
+      // auto-pipelined batch ioredis hands back a bare MOVED (ioredis #2075;
+      // the app's store resends those): read the map again before reading back.
+      await new Promise<void>((resolve, reject) => client.refreshSlotsCache((error) => (error ? reject(error) : resolve())));
       const values = await Promise.all([...written, ...seeded].map((key) => client.get(key)));
       expect(values).toEqual([...written.map((key) => result.acknowledged.get(key)), ...seeded]);
     } finally {
