@@ -649,6 +649,12 @@ if [ "$FULL" = 1 ]; then
   page_has() { local page; page=$(curl -fsS --max-time 5 "$1") && [[ $page == *"$2"* ]]; }
   page_lacks() { local page; page=$(curl -fsS --max-time 5 "$1") && [[ $page != *"$2"* ]]; }
   dev_compose() { compose --profile dev "$@"; }
+  # A killed `watch` leaves its lock, a pid file, behind; a later one refuses
+  # to start while any process has that pid, which the system may reuse.
+  watch_lock=${DOCKER_CONFIG:-$HOME/.docker}/docker-compose/$PROJECT.pid
+  if [ -f "$watch_lock" ] && ! grep -qa compose "/proc/$(cat "$watch_lock")/cmdline" 2>/dev/null; then
+    rm -f "$watch_lock"
+  fi
   started_at=$SECONDS
   # The documented command. Not through compose(): $! must be timeout itself,
   # which hands a kill on to compose.
